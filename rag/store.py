@@ -1,0 +1,261 @@
+"""The index on disk: FAISS vectors, the BM25 keyword index, the chunk and article tables.
+
+Layout under the index folder::
+
+    CURRENT            names the live generation, e.g. "gen-000003"
+    gen-000003/        manifest.json, articles.jsonl, chunks.jsonl, vectors.faiss, keywords/
+    .lock              held by the one process writing
+
+A write builds a complete new generation folder, fsyncs it, then replaces ``CURRENT``
+with ``os.replace`` (atomic), so a crash or Ctrl-C at any point leaves either the old
+or the new index, never half of one. Readers load a generation fully into memory.
+
+The vector side sits behind ``VectorIndex`` (add/search/reconstruct) so another engine
+can stand in for FAISS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .chunking import Chunk
+from .errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing
+from .ingest import Article
+from .keyword import KeywordIndex
+
+FORMAT_VERSION = 1
+
+
+class VectorIndex(Protocol):
+    """The swappable vector side: rows are chunk-table positions."""
+
+    def search(self, query: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def vectors(self, rows: np.ndarray | None = None) -> np.ndarray: ...
+
+
+class FaissIndex:
+    """Exact inner-product search (vectors are normalised, so this is cosine)."""
+
+    def __init__(self, index):
+        self.index = index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, dim: int) -> "FaissIndex":
+        import faiss
+
+        index = faiss.IndexFlatIP(dim)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index)
+
+    @classmethod
+    def load(cls, path: Path) -> "FaissIndex":
+        import faiss
+
+        return cls(faiss.read_index(str(path)))
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    def search(self, query, k, rows=None):
+        import faiss
+
+        n = self.index.ntotal
+        if n == 0 or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        params = None
+        if rows is not None:
+            if len(rows) == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64)))
+        scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), min(k, n), params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def vectors(self, rows=None) -> np.ndarray:
+        """Stored vectors: all of them, or the given rows."""
+        if rows is not None:
+            return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        n = self.index.ntotal
+        return self.index.reconstruct_n(0, n) if n else np.zeros((0, self.index.d), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What shaped the index; loading with other settings is refused."""
+
+    format_version: int
+    embedding_model: str
+    dim: int
+    chunking: dict
+    keyword_analyzer: str
+    articles: dict = field(default_factory=dict)  # article key -> content hash
+    created: float = 0.0
+
+
+@dataclass
+class IndexData:
+    """A loaded generation: tables in memory, rows aligned across chunks/tokens/vectors."""
+
+    manifest: Manifest
+    articles: dict[str, Article]
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    vectors: VectorIndex
+    keywords: KeywordIndex
+    generation: str = ""
+
+    def __post_init__(self):
+        self.row_of = {c.id: i for i, c in enumerate(self.chunks)}
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    return index_dir / name if name else None
+
+
+def check_compatible(manifest: Manifest, expected: Manifest, where: Path) -> None:
+    """Refuse an index built with another format, model or chunking, saying how to rebuild."""
+    rebuild = f"rebuild it: rag ingest --rebuild --index {where}"
+    if manifest.format_version > FORMAT_VERSION:
+        raise IndexIncompatible(f"index at {where} has format {manifest.format_version}, newer than this "
+                                f"version of rag understands ({FORMAT_VERSION})", "upgrade rag, or " + rebuild)
+    if manifest.format_version != expected.format_version:
+        raise IndexIncompatible(f"index at {where} has old format {manifest.format_version}", rebuild)
+    if manifest.embedding_model != expected.embedding_model:
+        raise IndexIncompatible(
+            f"index at {where} was built with embedding model {manifest.embedding_model!r}, "
+            f"but the settings name {expected.embedding_model!r}",
+            f"set embedding_model back, or {rebuild}")
+    if manifest.chunking != expected.chunking or manifest.keyword_analyzer != expected.keyword_analyzer:
+        raise IndexIncompatible(
+            f"index at {where} was built with other chunk settings {manifest.chunking} "
+            f"(now {expected.chunking})", f"restore the settings, or {rebuild}")
+
+
+def load_index(index_dir: Path, expected: Manifest | None = None) -> IndexData:
+    """Load the live generation; typed errors for missing, corrupt or incompatible indexes."""
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexMissing(f"no index at {index_dir}", f"build one: rag ingest [PATH ...] --index {index_dir}")
+    try:
+        manifest = Manifest(**json.loads((gen / "manifest.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as e:
+        raise IndexCorrupt(f"index at {index_dir} is unreadable (manifest: {e})",
+                           f"rebuild it: rag ingest --rebuild --index {index_dir}") from None
+    if expected is not None:
+        check_compatible(manifest, expected, index_dir)
+    try:
+        articles = {a["key"]: Article(**a) for a in _read_jsonl(gen / "articles.jsonl")}
+        rows = _read_jsonl(gen / "chunks.jsonl")
+        tokens = [r.pop("keywords") for r in rows]
+        chunks = [Chunk(**r) for r in rows]
+        vectors = FaissIndex.load(gen / "vectors.faiss")
+        keywords = KeywordIndex.load(gen / "keywords")
+    except Exception as e:  # any unreadable part means the same thing to the user
+        raise IndexCorrupt(f"index at {index_dir} is damaged ({type(e).__name__}: {str(e)[:200]})",
+                           f"rebuild it: rag ingest --rebuild --index {index_dir}") from None
+    if vectors.index.ntotal != len(chunks) or keywords.bm25.scores["num_docs"] != max(len(chunks), 1):
+        raise IndexCorrupt(f"index at {index_dir} is inconsistent ({vectors.index.ntotal} vectors, "
+                           f"{len(chunks)} chunks)", f"rebuild it: rag ingest --rebuild --index {index_dir}")
+    return IndexData(manifest, articles, chunks, tokens, vectors, keywords, gen.name)
+
+
+def write_index(index_dir: Path, manifest: Manifest, articles: list[Article], chunks: list[Chunk],
+                tokens: list[list[str]], vectors: np.ndarray) -> Path:
+    """Write a new generation and make it live atomically; older generations but one are removed."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = current_generation(index_dir)
+    number = int(previous.name.split("-")[1]) + 1 if previous else 1
+    name = f"gen-{number:06d}"
+    tmp = index_dir / f".{name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
+    _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "keywords": t} for c, t in zip(chunks, tokens)))
+    FaissIndex.build(vectors, manifest.dim).save(tmp / "vectors.faiss")
+    (tmp / "keywords").mkdir()
+    KeywordIndex.build(tokens).save(tmp / "keywords")
+    with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
+        json.dump(asdict(manifest), f, ensure_ascii=False, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    for p in tmp.rglob("*"):
+        if p.is_file():
+            with open(p, "rb+") as f:
+                os.fsync(f.fileno())
+    final = index_dir / name
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    pointer_tmp = index_dir / f".CURRENT.tmp-{os.getpid()}"
+    with open(pointer_tmp, "w", encoding="utf-8") as f:
+        f.write(name)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(pointer_tmp, index_dir / "CURRENT")
+    _fsync_dir(index_dir)
+    remove_stale(index_dir, keep={name, previous.name if previous else ""})
+    return final
+
+
+def remove_stale(index_dir: Path, keep: set[str]) -> None:
+    """Delete generations other than ``keep`` and leftovers of interrupted writes."""
+    for p in index_dir.iterdir():
+        if p.name in keep or p.name in ("CURRENT", ".lock", "README.md"):
+            continue
+        if p.name.startswith(("gen-", ".gen-", ".CURRENT.tmp")):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def write_lock(index_dir: Path, wait: bool = False):
+    """Only one writer at a time; a second one is refused with a clear message (or waits)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise IndexBusy(f"another process is writing the index at {index_dir}",
+                            "wait for that ingest to finish, then run this again") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up everything the project needs in .venv (idempotent; reinstalls when pyproject.toml changes).
+# Usage: bash scripts/setup.sh [--browser]   (--browser also installs Debian's chromium + CJK fonts)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "Creating .venv …"
+  "$PY" -m venv .venv
+fi
+stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "Installing dependencies (a few minutes the first time) …"
+  # torch first and pinned: the local CPU wheel, not the registry's CUDA build.
+  .venv/bin/pip install --disable-pip-version-check -q torch==2.13.0
+  .venv/bin/pip install --disable-pip-version-check -q -e ".[test]"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "Installing Debian's chromium and CJK fonts for browser tests …"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi
