@@ -16,7 +16,7 @@ def _texts():
     for article in data["data"]:
         for para in article["paragraphs"]:
             paragraphs.append(para["context"][:400])
-            questions.append(para["qas"][0]["question"])
+            questions += [q["question"] for q in para["qas"][:1]]
     english = [
         "The Korea-US alliance was reaffirmed at the Security Consultative Meeting.",
         "Semiconductor supply chains and AI cooperation were discussed in Seoul.",
