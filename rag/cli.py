@@ -81,6 +81,18 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .benchmarks import DEFAULT_KORQUAD, format_table, run_retrieval
+
+    settings = _settings(args)
+    result = run_retrieval(settings, Path(args.korquad or DEFAULT_KORQUAD), args.articles, baseline=not args.no_baseline)
+    print(format_table(result))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_settings(args) -> int:
     settings = _settings(args)
     for name, value, help in settings.describe():
@@ -117,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     filters(p)
     p.set_defaults(func=cmd_search)
+
+    p = common(sub.add_parser("bench", help="benchmarks (retrieval on KorQuAD 1.0 dev)"))
+    p.add_argument("what", choices=["retrieval"])
+    p.add_argument("--korquad", help="path to KorQuAD_v1.0_dev.json (default: ../shared/benchmarks/korquad/)")
+    p.add_argument("--articles", type=int, help="only the first N KorQuAD articles (a quick sample)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
+    p.add_argument("--out", help="write the full result as JSON here")
+    p.set_defaults(func=cmd_bench)
 
     p = common(sub.add_parser("settings", help="list every setting, its value and meaning"))
     p.set_defaults(func=cmd_settings)

@@ -91,6 +91,15 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 1e-9 else np.ones_like(x)
 
 
+def fuse(dense: np.ndarray, keyword: np.ndarray, dense_weight: float, keyword_weight: float) -> np.ndarray:
+    """Weighted sum over a candidate pool: dense min-max normalised, BM25 divided by its best.
+
+    BM25 keeps its ratio to the best match (a query term found only in one passage stays
+    decisive); cosine scores of e5 crowd into a narrow band, so min-max spreads them."""
+    kw_norm = keyword / keyword.max() if len(keyword) and keyword.max() > 0 else np.zeros_like(keyword)
+    return dense_weight * _minmax(dense.astype(np.float64)) + keyword_weight * kw_norm
+
+
 def search(index, embedder, query: str, settings: Settings, k: int | None = None,
            filters: Filters | None = None, mode: str = "hybrid") -> list[Passage]:
     """Top ``k`` passages for ``query``; ``mode`` is 'hybrid', 'dense' or 'keyword'."""
@@ -129,8 +138,7 @@ def search(index, embedder, query: str, settings: Settings, k: int | None = None
     elif mode == "keyword":
         fused = kw.astype(np.float64)
     else:
-        kw_norm = kw / kw.max() if kw.max() > 0 else np.zeros_like(kw)
-        fused = settings.dense_weight * _minmax(dense) + settings.keyword_weight * kw_norm
+        fused = fuse(dense, kw, settings.dense_weight, settings.keyword_weight)
     order = _mmr(fused, vecs, k, settings.mmr_lambda, settings.near_duplicate)
     out = []
     for rank, i in enumerate(order, 1):

@@ -1,0 +1,231 @@
+"""Retrieval benchmark on KorQuAD 1.0 dev: dense, BM25, hybrid and a plain LangChain baseline.
+
+    rag bench retrieval [--korquad PATH] [--articles N] [--out FILE]
+
+Every paragraph becomes one article file, indexed with the project's own ingestion; every
+question is asked. A hit is a passage from the question's own paragraph file. Fusion
+weights are tuned on the questions of the first half of the articles and reported on
+the other half, so the figures are not fitted to themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .settings import Settings
+
+DEFAULT_KORQUAD = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "korquad" / "KorQuAD_v1.0_dev.json"
+
+
+def korquad_questions(path: Path, articles: int | None = None):
+    """(paragraph files, questions): files as (name, title, text); questions with gold file."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"][:articles]
+    files, questions = [], []
+    for a, article in enumerate(data):
+        for p, para in enumerate(article["paragraphs"]):
+            name = f"kq{a:03d}_{p:02d}.txt"
+            files.append((name, article["title"], para["context"]))
+            for qa in para["qas"]:
+                questions.append({"question": qa["question"], "answer": qa["answers"][0]["text"],
+                                  "gold": name, "article": a})
+    return files, questions, len(data)
+
+
+def write_corpus(files, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    for name, title, text in files:
+        (folder / name).write_text(text, encoding="utf-8")
+        meta[name] = {"title": title, "published": "", "outlet": "KorQuAD 1.0"}
+    (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def _metrics(ranked_sources: list[list[str]], ranked_texts: list[list[str]], questions) -> dict:
+    """Gold paragraph at rank 1 / top 5 / top 20, answer string in top-1 / top-5 text, MRR."""
+    n = len(questions)
+    if not n:
+        return {}
+    r1 = r5 = r20 = a1 = a5 = 0
+    mrr = 0.0
+    for sources, texts, q in zip(ranked_sources, ranked_texts, questions):
+        rank = next((i + 1 for i, s in enumerate(sources) if s == q["gold"]), None)
+        if rank:
+            r1 += rank == 1
+            r5 += rank <= 5
+            r20 += rank <= 20
+            mrr += 1 / rank
+        a1 += any(q["answer"] in t for t in texts[:1])
+        a5 += any(q["answer"] in t for t in texts[:5])
+    pct = lambda x: round(100 * x / n, 1)  # noqa: E731
+    return {"questions": n, "gold@1": pct(r1), "gold@5": pct(r5), "gold@20": pct(r20),
+            "answer@1": pct(a1), "answer@5": pct(a5), "mrr": round(mrr / n, 4)}
+
+
+def _latency(ms: list[float]) -> dict:
+    ms = sorted(ms)
+    return {"p50_ms": round(statistics.median(ms), 1), "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1)} if ms else {}
+
+
+def _dedupe_by_source(rows: list[tuple[str, str]], k: int):
+    """Collapse consecutive chunks of one paragraph file into its best-ranked one."""
+    seen, sources, texts = set(), [], []
+    for source, text in rows:
+        if source not in seen:
+            seen.add(source)
+            sources.append(source)
+            texts.append(text)
+        if len(sources) == k:
+            break
+    return sources, texts
+
+
+def run_retrieval(settings: Settings, korquad: Path, articles: int | None = None, baseline: bool = True,
+                  log=lambda *a: print(*a, file=sys.stderr, flush=True)) -> dict:
+    from .embeddings import get_embedder
+    from .keyword import keyword_tokens
+    from .pipeline import ingest, open_index
+    from .retrieve import fuse, search
+
+    files, questions, n_articles = korquad_questions(korquad, articles)
+    half = n_articles // 2
+    tune = [q for q in questions if q["article"] < half]
+    test = [q for q in questions if q["article"] >= half]
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    write_corpus(files, work / "corpus")
+    settings = replace(settings, index_dir=work / "index")
+    log(f"Indexing {len(files)} KorQuAD paragraphs …")
+    t = time.time()
+    report = ingest([work / "corpus"], settings, quiet=True)
+    ingest_s = time.time() - t
+    index = open_index(settings)
+    embedder = get_embedder(settings)
+    sources = np.array([index.articles[c.article_key].source for c in index.chunks])
+    all_vectors = index.vectors.vectors()
+
+    # One pass per question: dense scores and BM25 scores of every chunk (exact, small corpus).
+    log(f"Scoring {len(questions)} questions …")
+    dense_all, kw_all, dense_ms, kw_ms = [], [], [], []
+    for q in questions:
+        t = time.perf_counter()
+        qv = embedder.embed_query(q["question"])
+        index.vectors.search(qv, settings.candidates)
+        dense_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        kw = index.keywords.scores(keyword_tokens([q["question"]])[0])
+        kw_ms.append((time.perf_counter() - t) * 1000)
+        dense_all.append(all_vectors @ qv)
+        kw_all.append(kw)
+
+    def ranked(qs, scorer):
+        out_s, out_t = [], []
+        for q in qs:
+            order = scorer(dense_all[q["_i"]], kw_all[q["_i"]])
+            s, tx = _dedupe_by_source(((sources[r], index.chunks[r].text) for r in order), 20)
+            out_s.append(s)
+            out_t.append(tx)
+        return out_s, out_t
+
+    for i, q in enumerate(questions):
+        q["_i"] = i
+
+    def hybrid_scorer(dw, kwt, depth):
+        def score(dense, kw):
+            pool = np.union1d(np.argsort(-dense)[:depth], np.argsort(-kw)[:depth][kw[np.argsort(-kw)[:depth]] > 0])
+            fused = fuse(dense[pool], kw[pool], dw, kwt)
+            return pool[np.argsort(-fused)]
+        return score
+
+    def rrf_scorer(dense, kw, k=60):
+        d_rank = np.argsort(np.argsort(-dense))
+        k_rank = np.argsort(np.argsort(-kw))
+        return np.argsort(-(1 / (k + d_rank) + 1 / (k + k_rank)))
+
+    # Tune the dense weight and candidate depth on the first half of the articles.
+    grid = []
+    for depth in (20, 40, 80):
+        for dw in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+            m = _metrics(*ranked(tune, hybrid_scorer(dw, 1 - dw, depth)), tune)
+            grid.append({"dense_weight": dw, "candidates": depth, **m})
+    best = max(grid, key=lambda g: (g["answer@1"] + g["gold@1"], g["mrr"]))
+    log(f"Tuned on {len(tune)} questions: dense_weight={best['dense_weight']} candidates={best['candidates']}")
+
+    results = {
+        "dense": _metrics(*ranked(test, lambda d, k: np.argsort(-d)), test),
+        "bm25": _metrics(*ranked(test, lambda d, k: np.argsort(-k)), test),
+        "rrf_k60": _metrics(*ranked(test, rrf_scorer), test),
+        "hybrid": _metrics(*ranked(test, hybrid_scorer(best["dense_weight"], 1 - best["dense_weight"],
+                                                        best["candidates"])), test),
+    }
+    results["dense"].update(_latency(dense_ms))
+    results["bm25"].update(_latency(kw_ms))
+
+    # The real search path (fusion + MMR) with the tuned weights, timed end to end.
+    tuned = replace(settings, dense_weight=best["dense_weight"], keyword_weight=1 - best["dense_weight"],
+                    candidates=best["candidates"])
+    log("Timing the real hybrid search path …")
+    path_s, path_t, path_ms = [], [], []
+    for q in test:
+        t = time.perf_counter()
+        hits = search(index, embedder, q["question"], tuned, k=20)
+        path_ms.append((time.perf_counter() - t) * 1000)
+        s, tx = _dedupe_by_source(((h.source, h.text) for h in hits), 20)
+        path_s.append(s)
+        path_t.append(tx)
+    results["hybrid_search_path"] = {**_metrics(path_s, path_t, test), **_latency(path_ms)}
+
+    if baseline:
+        log("LangChain baseline (RecursiveCharacterTextSplitter 1000/200 + FAISS.from_documents) …")
+        results["langchain_baseline"] = _langchain_baseline(files, test, embedder)
+    return {"korquad": str(korquad), "articles": n_articles, "paragraphs": len(files), "chunks": len(index.chunks),
+            "tune_questions": len(tune), "test_questions": len(test), "ingest_seconds": round(ingest_s, 1),
+            "chunks_embedded": report.chunks_embedded, "tuning": {"best": best, "grid": grid}, "results": results}
+
+
+def _langchain_baseline(files, test, embedder) -> dict:
+    """The tutorial pipeline: character splitter, same embedding model, FAISS, similarity_search."""
+    import warnings
+
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from langchain_community.vectorstores import FAISS
+
+    from .adapters import EmbedderEmbeddings
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    docs = splitter.split_documents([Document(page_content=text, metadata={"source": name}) for name, _, text in files])
+    t = time.time()
+    store = FAISS.from_documents(docs, EmbedderEmbeddings(embedder))
+    build_s = time.time() - t
+    sources, texts, ms = [], [], []
+    for q in test:
+        t = time.perf_counter()
+        hits = store.similarity_search(q["question"], k=20)
+        ms.append((time.perf_counter() - t) * 1000)
+        s, tx = _dedupe_by_source(((h.metadata["source"], h.page_content) for h in hits), 20)
+        sources.append(s)
+        texts.append(tx)
+    return {**_metrics(sources, texts, test), **_latency(ms), "chunks": len(docs), "build_seconds": round(build_s, 1)}
+
+
+def format_table(result: dict) -> str:
+    cols = ["gold@1", "gold@5", "gold@20", "answer@1", "answer@5", "mrr", "p50_ms", "p95_ms"]
+    lines = [f"KorQuAD 1.0 dev: {result['paragraphs']} paragraphs ({result['chunks']} chunks); "
+             f"tuned on {result['tune_questions']} questions, reported on {result['test_questions']}",
+             "| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, m in result["results"].items():
+        lines.append(f"| {name} | " + " | ".join(str(m.get(c, "")) for c in cols) + " |")
+    best = result["tuning"]["best"]
+    lines.append(f"tuned: dense_weight={best['dense_weight']}, keyword_weight={round(1 - best['dense_weight'], 2)}, "
+                 f"candidates={best['candidates']}; ingest {result['ingest_seconds']} s")
+    return "\n".join(lines)
