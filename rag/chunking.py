@@ -19,7 +19,7 @@ from dataclasses import dataclass
 # A sentence ends at . ? ! … (with closing quotes/brackets) before whitespace, or at a newline.
 _END = re.compile(r"[.?!。…]+['\"”’)\]]*(?=\s)|\n")
 # A line ending like this continues its sentence on the next line (blogs wrap mid-sentence).
-_CONTINUES = re.compile(r"(?:[,，]|(?:에서|해|고|며|서|면|로|를|을|은|는|이|가|의|와|과|등|및|도|게|만|데|여))$")
+_CONTINUES = re.compile(r"(?:[,，]|(?:에서|까지|부터|위해|통해|대해|해|고|며|서|면|로|를|을|은|는|이|가|의|와|과|등|및|도|게|만|데|여|고자))$")
 _NO_BREAK_BEFORE = re.compile(r"(?:\b[A-Z]|\b\d{1,3}|Mr|Mrs|Ms|Dr|St|vs|etc|No|Inc|Co|Jr|Sr|e\.g|i\.e)\.$")
 
 

@@ -93,6 +93,95 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def answer_json(answer) -> dict:
+    """The JSON contract of `rag ask --json` (see docs: design.md)."""
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "abstained": answer.abstained,
+        "language": answer.language,
+        "citations": [{"n": c.n, "source": c.source, "title": c.title, "published": c.published, "outlet": c.outlet,
+                       "chunk_id": c.chunk_id, "text": c.text, "start": c.start, "end": c.end} for c in answer.citations],
+        "passages": [asdict(p) for p in answer.passages],
+        "notes": answer.notes,
+        "evidence_score": answer.evidence_score,
+        "timings": answer.timings,
+    }
+
+
+def print_answer(answer) -> None:
+    print(answer.answer)
+    for note in answer.notes:
+        print(f"  note: {note}")
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        print(f"[{c.n}] {c.title} · {c.outlet or '?'} · {c.published or 'date unknown'} ({c.source}, {c.chunk_id})")
+        print(f"    “{c.text}”")
+    if answer.abstained and answer.passages:
+        print("\nRelated reading:")
+        for p in answer.passages[:3]:
+            print(f"  - {p.title} · {p.published or 'date unknown'}: {p.text[:80]}…")
+
+
+def cmd_ask(args) -> int:
+    from .pipeline import ask
+
+    settings = _settings(args)
+    if args.questions:
+        for question in _lines(args.questions):
+            try:
+                print(json.dumps(answer_json(ask(question, settings, filters=_filters(args))), ensure_ascii=False), flush=True)
+            except RagError as e:
+                print(json.dumps({"question": question, "error": e.message, "hint": e.hint}, ensure_ascii=False), flush=True)
+        return 0
+    if args.question is None:
+        raise RagError("no question given", 'rag ask "QUESTION" or rag ask --questions FILE')
+    stream = None if args.json or settings.backend == "extractive" else (lambda t: print(t, end="", file=sys.stderr, flush=True))
+    answer = ask(args.question, settings, filters=_filters(args), on_token=stream)
+    if stream:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
+    else:
+        print_answer(answer)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from .pipeline import ask
+
+    settings = _settings(args)
+    history: list[tuple[str, str]] = []
+    last = None
+    print("Ask about the articles. /sources shows the last answer's passages, /reset starts over, /quit leaves.")
+    while True:
+        try:
+            line = input("> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            return 0
+        if line == "/reset":
+            history, last = [], None
+            print("(conversation reset)")
+            continue
+        if line == "/sources":
+            for i, p in enumerate(last.passages if last else [], 1):
+                print(f"[{i}] {p.title} · {p.published or 'date unknown'} ({p.source}, {p.chunk_id})\n    {p.text}")
+            continue
+        try:
+            last = ask(line, settings, history=history, filters=_filters(args))
+        except RagError as e:
+            print(f"error: {e}")
+            continue
+        print_answer(last)
+        history.append((last.timings.get("standalone_question", line), last.answer))
+
+
 def cmd_settings(args) -> int:
     settings = _settings(args)
     for name, value, help in settings.describe():
@@ -129,6 +218,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     filters(p)
     p.set_defaults(func=cmd_search)
+
+    p = common(sub.add_parser("ask", help="one cited answer"))
+    p.add_argument("question", nargs="?")
+    p.add_argument("-k", type=int, help="passages given to the composer (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object (see README for the fields)")
+    p.add_argument("--questions", help="file with one question per line ('-' for stdin); JSON lines out")
+    p.add_argument("--backend", choices=["extractive", "openai", "ollama"], help="answer composer")
+    filters(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = common(sub.add_parser("chat", help="a terminal conversation with follow-up questions"))
+    p.add_argument("-k", type=int)
+    p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
+    filters(p)
+    p.set_defaults(func=cmd_chat)
 
     p = common(sub.add_parser("bench", help="benchmarks (retrieval on KorQuAD 1.0 dev)"))
     p.add_argument("what", choices=["retrieval"])

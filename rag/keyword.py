@@ -36,6 +36,13 @@ def _content(text: str, tokens) -> list[str]:
     return hangul + [w.lower() for w in _LATIN_OR_NUMBER.findall(text)]
 
 
+def analyze(texts: list[str]) -> list[list[tuple[str, str]]]:
+    """Kiwi's (form, tag) morphemes of each text, for checks that need the tags."""
+    if not texts:
+        return []
+    return [[(t.form, t.tag) for t in tokens] for tokens in kiwi().tokenize(texts)]
+
+
 def keyword_tokens(texts: list[str]) -> list[list[str]]:
     """Content morphemes of each text (Kiwi analyses the batch in one call)."""
     if not texts:

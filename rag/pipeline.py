@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import numpy as np
 
 from . import store
 from .chunking import Chunk, chunk_article
-from .errors import BadInput, IndexMissing
+from .errors import BadInput, IndexMissing, RagError
 from .ingest import CLEANER_VERSION, Article, find_article_files, read_article
 from .keyword import ANALYZER, keyword_tokens
 from .settings import Settings
@@ -193,3 +194,103 @@ def search(query: str, settings: Settings, k: int | None = None, filters=None, m
 
     index = open_index(settings)
     return retrieve(index, get_embedder(settings), query, settings, k=k, filters=filters, mode=mode)
+
+
+FOLLOW_UP = re.compile(r"^(그럼|그러면|그건|그거|그것|그게|그때|거기|그곳|그\s|이건|이거|저건|또|그리고|and |then |what about|how about)"
+                       r"|\b(it|that|they|them|this|there|he|she)\b|그건|그거|그것|거기|그때", re.I)
+
+
+def condense(question: str, history: list[tuple[str, str]], settings: Settings) -> str:
+    """A follow-up made standalone. With an LLM, the LLM rewrites it; without one, a
+    question that refers back ("그럼 그건 언제야?", "what about it?") or has fewer than
+    three content words is prefixed with the previous standalone question."""
+    if not history:
+        return question
+    if settings.backend != "extractive":
+        from .llm import condense as llm_condense
+
+        try:
+            return llm_condense(question, history, settings)
+        except RagError:
+            pass
+    from .keyword import keyword_tokens
+
+    if FOLLOW_UP.search(question) or len(keyword_tokens([question])[0]) < 3:
+        return f"{history[-1][0]} {question}"
+    return question
+
+
+def ask(question: str, settings: Settings, history: list[tuple[str, str]] | None = None, filters=None,
+        on_token=None) -> "Answer":
+    """Answer one question with cited sentences, or abstain. ``history`` is [(standalone question, answer)]."""
+    from dataclasses import replace
+
+    from . import cite
+    from .answer import ABSTAIN, compose, date_basis, language_of
+    from .embeddings import get_embedder
+    from .retrieve import check_query
+    from .retrieve import search as retrieve
+
+    timings = {}
+    t = time.perf_counter()
+    question = check_query(question, settings, "question")
+    standalone = condense(question, history or [], settings)
+    index = open_index(settings)
+    embedder = get_embedder(settings)
+    passages = retrieve(index, embedder, standalone, settings, filters=filters)
+    timings["retrieve_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    t = time.perf_counter()
+    lang = language_of(question)
+    extractive = compose(standalone, passages, settings, embedder)
+    answer, notes = extractive, []
+    if not extractive.abstained:  # the same checker every backend's answer goes through
+        failed = [c for c in cite.check(extractive.answer, [p.text for p in extractive.passages]) if not c.supported]
+        if failed:
+            notes = [f"extractive sentence failed the citation check ({c.reason})" for c in failed]
+    if settings.backend != "extractive" and passages:
+        from .llm import generate
+
+        try:
+            text = generate(question, passages, lang, settings, on_token)
+            answer, notes = _checked_llm_answer(text, passages, lang, settings, extractive)
+        except RagError as e:
+            notes = [e.message]
+    timings["answer_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    if not answer.abstained:
+        answer = replace(answer, answer=f"{answer.answer} {date_basis(answer.citations, lang)}")
+    elif answer.answer != ABSTAIN[lang]:
+        answer = replace(answer, answer=ABSTAIN[lang])
+    return replace(answer, question=question, language=lang, notes=notes + answer.notes,
+                   timings={**timings, "standalone_question": standalone} if standalone != question else timings)
+
+
+def _checked_llm_answer(text, passages, lang, settings, extractive):
+    """Keep the LLM's supported sentences (flag or drop the rest); none left → extractive answer."""
+    from dataclasses import replace
+
+    from . import cite
+    from .answer import ABSTAIN, Citation
+
+    if not text or text.strip() == ABSTAIN[lang]:
+        return replace(extractive, answer=ABSTAIN[lang], abstained=True, citations=[]), ["the LLM abstained"]
+    checks = cite.check(text, [p.text for p in passages])
+    kept, notes = [], []
+    for c in checks:
+        if c.supported:
+            kept.append(c.text)
+        elif settings.unsupported == "flag":
+            kept.append(f"{c.text} ⚠️(unsupported: {c.reason})")
+        else:
+            notes.append(f"removed unsupported sentence ({c.reason}): {c.text[:80]}")
+    if not any(c.supported for c in checks):
+        notes.append("no LLM sentence was supported by the passages; showing the extractive answer")
+        return extractive, notes
+    citations, seen = [], set()
+    for c in checks:
+        if c.supported:
+            for n in c.cited:
+                if n not in seen:
+                    seen.add(n)
+                    p = passages[n - 1]
+                    citations.append(Citation(n, p.source, p.title, p.published, p.outlet, p.chunk_id, p.text, p.start, p.end))
+    return replace(extractive, answer=" ".join(kept), abstained=False, citations=citations, passages=passages), notes

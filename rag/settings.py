@@ -51,7 +51,8 @@ class Settings:
     llm_model: str = _f("default", "Model name sent to the LLM endpoint.")
     llm_api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the LLM API key (never printed).")
     llm_timeout: float = _f(60.0, "Seconds to wait for the LLM before falling back to the extractive answer.")
-    abstain_threshold: float = _f(0.5, "Evidence score below which the answer abstains (calibrated on evals/).")
+    abstain_threshold: float = _f(0.55, "Evidence score below which the answer abstains (calibrated on evals/seed_dev.jsonl).")
+    abstain_threshold_cross_lingual: float = _f(0.3, "The same for an English question over Korean articles (semantic score only).")
     unsupported: str = _f("remove", "What to do with answer sentences the citation checker rejects: 'remove' or 'flag'.")
     max_question_chars: int = _f(2000, "Longest question accepted; longer ones get a clear message.")
 
