@@ -182,6 +182,27 @@ def cmd_chat(args) -> int:
         history.append((last.timings.get("standalone_question", line), last.answer))
 
 
+def cmd_web(args) -> int:
+    """Start the Chainlit chat, ingesting the seeds first if there is no index yet."""
+    import secrets
+    import subprocess
+
+    from . import store
+    from .pipeline import ingest
+
+    settings = _settings(args)
+    if store.current_generation(Path(settings.index_dir)) is None:
+        print(f"No index at {settings.index_dir}; ingesting {settings.seeds_dir} first …", file=sys.stderr)
+        print(ingest([Path(settings.seeds_dir)], settings).summary(), file=sys.stderr)
+    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir)}
+    if env.get("RAG_WEB_PASSWORD") and not env.get("CHAINLIT_AUTH_SECRET"):
+        env["CHAINLIT_AUTH_SECRET"] = secrets.token_urlsafe(32)
+    app = Path(__file__).with_name("web.py")
+    print(f"Web chat on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    cmd = [sys.executable, "-m", "chainlit", "run", str(app), "--headless", "--host", args.host, "--port", str(args.port)]
+    return subprocess.call(cmd, env=env)
+
+
 def cmd_settings(args) -> int:
     settings = _settings(args)
     for name, value, help in settings.describe():
@@ -233,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
     filters(p)
     p.set_defaults(func=cmd_chat)
+
+    p = common(sub.add_parser("web", help="the web chat (Chainlit) on localhost"))
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: localhost only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_web)
 
     p = common(sub.add_parser("bench", help="benchmarks (retrieval on KorQuAD 1.0 dev)"))
     p.add_argument("what", choices=["retrieval"])
