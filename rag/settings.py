@@ -41,7 +41,7 @@ class Settings:
     chunk_tokens: int = _f(160, "Largest chunk, in cl100k_base tokens.")
     chunk_overlap_tokens: int = _f(40, "At most this many tokens of whole sentences repeated between chunks.")
     top_k: int = _f(5, "Passages returned by search and given to the answer composer.")
-    candidates: int = _f(40, "Candidates taken from each of the dense and keyword sides before fusion.")
+    candidates: int = _f(80, "Candidates taken from each of the dense and keyword sides before fusion.")
     dense_weight: float = _f(0.5, "Weight of the dense (vector) score in fusion.")
     keyword_weight: float = _f(0.5, "Weight of the BM25 keyword score in fusion.")
     mmr_lambda: float = _f(0.85, "Relevance vs diversity in MMR re-ranking (1.0 = relevance only).")
