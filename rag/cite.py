@@ -73,8 +73,9 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _negated(morphemes: list[tuple[str, str]], text: str) -> bool:
-    return any(m in NEGATION for m in morphemes) or bool(ENGLISH_NEGATION.search(text))
+def _negations(morphemes: list[tuple[str, str]], text: str) -> int:
+    """How many negations: a double negation must not pass for the original statement."""
+    return sum(m in NEGATION for m in morphemes) + len(ENGLISH_NEGATION.findall(text))
 
 
 def check_sentence(sentence: str, passages: list[str], min_coverage: float = MIN_COVERAGE) -> SentenceCheck:
@@ -91,7 +92,11 @@ def check_sentence(sentence: str, passages: list[str], min_coverage: float = MIN
     if quotes:
         flat = _normalise(evidence)
         missing = [q for q in quotes if _normalise(q) not in flat]
-        return SentenceCheck(sentence, valid, not missing, f"quote not in the cited text: {missing[0][:40]}" if missing else "")
+        if missing:
+            return SentenceCheck(sentence, valid, False, f"quote not in the cited text: {missing[0][:40]}")
+        if not re.search(r"[가-힣]", QUOTE.sub("", claim)):
+            return SentenceCheck(sentence, valid, True)  # an English frame around verbatim quotes
+        # A Korean frame around the quote is a claim too: check it like any sentence.
     missing_numbers = _numbers(claim) - _numbers(evidence)
     if missing_numbers:
         return SentenceCheck(sentence, valid, False, f"number not in the cited text: {', '.join(sorted(missing_numbers))}")
@@ -111,7 +116,7 @@ def check_sentence(sentence: str, passages: list[str], min_coverage: float = MIN
     # The closest cited sentence must agree on negation ("합의했다" vs "합의하지 않았다").
     claim_set = set(content)
     best = max(range(len(sentence_m)), key=lambda i: len(claim_set & {f.lower() for f, _ in sentence_m[i]}), default=None)
-    if best is not None and _negated(claim_m, claim) != _negated(sentence_m[best], evidence_sentences[best]):
+    if best is not None and _negations(claim_m, claim) != _negations(sentence_m[best], evidence_sentences[best]):
         return SentenceCheck(sentence, valid, False, "negation differs from the cited text")
     return SentenceCheck(sentence, valid, True)
 

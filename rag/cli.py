@@ -203,6 +203,39 @@ def cmd_web(args) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def cmd_eval(args) -> int:
+    from .evaluate import load_suite, meta_evaluate, run_suite, table, write_reports
+
+    settings = _settings(args)
+    names = args.suites or ["seeds", "korquad"]
+    reports = []
+    for name in names:
+        suite = load_suite(name, full=args.full)
+        print(f"Running suite {suite.name} ({len(suite.questions)} questions) …", file=sys.stderr, flush=True)
+        report = run_suite(suite, settings, log=lambda m: print(m, file=sys.stderr))
+        if args.meta and suite.name == "seeds":
+            report["meta"] = meta_evaluate(suite)
+        reports.append(report)
+    print(table(reports))
+    for r in reports:
+        if "meta" in r:
+            m = r["meta"]
+            print(f"\nmeta-evaluation ({r['suite']}): {m['caught']:.1%} of {m['corruptions']} corruptions caught, "
+                  f"{m['clean_flagged']:.1%} of {m['clean_answers']} clean answers flagged")
+            for kind, v in m["by_kind"].items():
+                print(f"  {kind:<32} {v['caught']:.1%} of {v['n']}")
+    written = write_reports(reports, Path(args.report))
+    print(f"\nreports: {', '.join(str(p) for p in written)}")
+    failed = [(r["suite"], m) for r in reports for m in r["missed"]]
+    for suite, miss in failed:
+        print(f"FAILED {suite}: {miss}")
+    for r in reports:
+        for q in r["questions"]:
+            if q["problems"] and failed:
+                print(f"  {r['suite']} {q['id']} {q['question']}\n    got: {q['answer'][:160]}\n    {'; '.join(q['problems'])}")
+    return 1 if failed else 0
+
+
 def cmd_settings(args) -> int:
     settings = _settings(args)
     for name, value, help in settings.describe():
@@ -254,6 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
     filters(p)
     p.set_defaults(func=cmd_chat)
+
+    p = common(sub.add_parser("eval", help="run evaluation suites from evals/ (exit 1 on a missed threshold)"))
+    p.add_argument("suites", nargs="*", help="suite names (evals/NAME.toml) or paths; default: seeds korquad")
+    p.add_argument("--report", default="reports/eval", help="folder for report.json, summary.md, junit.xml, report.html")
+    p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
+    p.add_argument("--full", action="store_true", help="KorQuAD: every article and question, not the CI sample")
+    p.add_argument("--meta", action="store_true", help="also check the checker on corrupted gold answers")
+    p.set_defaults(func=cmd_eval)
 
     p = common(sub.add_parser("web", help="the web chat (Chainlit) on localhost"))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: localhost only)")

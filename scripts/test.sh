@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Install what is missing, then run the test suite and the CI evaluation suites.
+# Install what is missing, then run the test suite and the CI evaluation suites (seeds + KorQuAD sample).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export RAG_CACHE_DIR="${RAG_CACHE_DIR:-$PWD/.cache/models}"
 .venv/bin/python -m pytest -q "$@"
+echo "Evaluation suites (fail the build on a missed threshold):"
+.venv/bin/rag eval seeds korquad --meta --report reports/eval
