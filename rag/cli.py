@@ -212,7 +212,7 @@ def cmd_eval(args) -> int:
     for name in names:
         suite = load_suite(name, full=args.full)
         print(f"Running suite {suite.name} ({len(suite.questions)} questions) …", file=sys.stderr, flush=True)
-        report = run_suite(suite, settings, log=lambda m: print(m, file=sys.stderr))
+        report = run_suite(suite, settings, log=lambda m: print(m, file=sys.stderr), judge_llm=args.judge)
         if args.meta and suite.name == "seeds":
             report["meta"] = meta_evaluate(suite)
         reports.append(report)
@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
     p.add_argument("--full", action="store_true", help="KorQuAD: every article and question, not the CI sample")
     p.add_argument("--meta", action="store_true", help="also check the checker on corrupted gold answers")
+    p.add_argument("--judge", action="store_true", help="also grade answers with the configured LLM (prompts/judge.txt)")
     p.set_defaults(func=cmd_eval)
 
     p = common(sub.add_parser("web", help="the web chat (Chainlit) on localhost"))

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from . import cite
 from .errors import BadInput, RagError
+from .keyword import analyze
 from .settings import Settings
 
 EVALS_DIR = Path(__file__).resolve().parents[1] / "evals"
@@ -198,8 +199,26 @@ def misses(metrics: dict, thresholds: dict) -> list[str]:
     return out
 
 
-def run_suite(suite: Suite, settings: Settings, log=print) -> dict:
-    """Ingest the suite's corpus into a private index, ask every question, score."""
+def judge(row: dict, answer_text: str, settings: Settings) -> bool | None:
+    """Optional LLM-graded correctness (prompts/judge.txt); None when the judge is unreachable."""
+    from langchain_core.messages import HumanMessage
+
+    from .llm import chat_model
+    from .prompts import render
+
+    prompt = render("judge.txt", question=row["question"], expected=" | ".join(row.get("expected", [])), answer=answer_text)
+    try:
+        reply = chat_model(settings).invoke([HumanMessage(prompt)]).content
+    except Exception:
+        return None
+    return str(reply).strip().startswith("1")
+
+
+def run_suite(suite: Suite, settings: Settings, log=print, judge_llm: bool = False) -> dict:
+    """Ingest the suite's corpus into a private index, ask every question, score.
+
+    With ``judge_llm`` (and an LLM backend configured) an LLM also grades each answerable
+    answer; it adds ``llm_judge_correct`` and nothing depends on it."""
     from .pipeline import ask, ingest
 
     index_dir = Path(tempfile.mkdtemp(prefix=f"rag-eval-{suite.name}-")) / "index"
@@ -215,7 +234,12 @@ def run_suite(suite: Suite, settings: Settings, log=print) -> dict:
                                           0, 0, 0, 0, 0, {}, [f"error: {e.message}"]))
             continue
         results.append(score_question(row, answer))
+        if judge_llm and row["answerable"] and settings.backend != "extractive":
+            results[-1].timings["judge"] = judge(row, answer.answer, settings)
     metrics = aggregate(results, settings.top_k)
+    graded = [r.timings.pop("judge") for r in results if "judge" in r.timings]
+    if any(g is not None for g in graded):
+        metrics["llm_judge_correct"] = _share(sum(bool(g) for g in graded), sum(g is not None for g in graded))
     failed = misses(metrics, suite.thresholds)
     log(f"{suite.name}: {len(results)} questions in {time.time() - started:.1f} s")
     return {"suite": suite.name, "description": suite.description, "metrics": metrics, "thresholds": suite.thresholds,
@@ -311,7 +335,7 @@ def corruptions(sentence: str, other_name: str, unrelated: str) -> dict[str, str
     number = re.search(r"\d+", sentence)
     if number:
         out["number changed"] = sentence[: number.start()] + str(int(number.group()) + 1) + sentence[number.end():] + " [1]"
-    names = [f for f, t in __import__("rag.keyword", fromlist=["analyze"]).analyze([sentence])[0] if t == "NNP" and len(f) > 1]
+    names = [f for f, t in analyze([sentence])[0] if t == "NNP" and len(f) > 1]
     if names and other_name:
         out["name swapped"] = sentence.replace(names[0], other_name, 1) + " [1]"
     out["negation added"] = sentence.rstrip(". ") + "는 것은 사실이 아니다. [1]"
@@ -326,7 +350,7 @@ def meta_evaluate(suite: Suite) -> dict:
     from .ingest import read_article
 
     articles = {p.name: read_article(p) for p in sorted(suite.corpus.glob("*.txt"))}
-    proper = {name: [f for f, t in __import__("rag.keyword", fromlist=["analyze"]).analyze([a.text[:3000]])[0]
+    proper = {name: [f for f, t in analyze([a.text[:3000]])[0]
                      if t == "NNP" and len(f) > 1] for name, a in articles.items()}
     clean_total = clean_flagged = 0
     caught: dict[str, list[int]] = {}
