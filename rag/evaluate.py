@@ -71,6 +71,7 @@ class QuestionResult:
     citations_needed: int
     timings: dict
     problems: list[str] = field(default_factory=list)
+    judged_correct: bool | None = None  # the optional LLM judge's grade
 
 
 def normalise(text: str) -> str:
@@ -235,11 +236,11 @@ def run_suite(suite: Suite, settings: Settings, log=print, judge_llm: bool = Fal
             continue
         results.append(score_question(row, answer))
         if judge_llm and row["answerable"] and settings.backend != "extractive":
-            results[-1].timings["judge"] = judge(row, answer.answer, settings)
+            results[-1].judged_correct = judge(row, answer.answer, settings)
     metrics = aggregate(results, settings.top_k)
-    graded = [r.timings.pop("judge") for r in results if "judge" in r.timings]
-    if any(g is not None for g in graded):
-        metrics["llm_judge_correct"] = _share(sum(bool(g) for g in graded), sum(g is not None for g in graded))
+    graded = [r.judged_correct for r in results if r.judged_correct is not None]
+    if graded:
+        metrics["llm_judge_correct"] = _share(sum(graded), len(graded))
     failed = misses(metrics, suite.thresholds)
     log(f"{suite.name}: {len(results)} questions in {time.time() - started:.1f} s")
     return {"suite": suite.name, "description": suite.description, "metrics": metrics, "thresholds": suite.thresholds,
