@@ -111,7 +111,10 @@ async def on_message(message: cl.Message):
     reply = cl.Message(content="")
     loop = asyncio.get_running_loop()
 
+    streamed = []
+
     def on_token(token: str):  # called from the worker thread while an LLM streams
+        streamed.append(token)
         asyncio.run_coroutine_threadsafe(reply.stream_token(as_text(token)), loop)
 
     try:
@@ -124,10 +127,10 @@ async def on_message(message: cl.Message):
         await cl.Message(content=f"⚠️ 오류가 발생했습니다 / something went wrong: {as_text(type(e).__name__)}").send()
         return
     body, elements = render_answer(answer)
-    reply.content = ""
-    for word in re.split(r"(\s+)", body):  # stream the composed answer
-        await reply.stream_token(word)
-    reply.content = body
+    if not streamed:  # the extractive answer is composed at once: stream it word by word
+        for word in re.split(r"(\s+)", body):
+            await reply.stream_token(word)
+    reply.content = body  # the checked answer replaces whatever the LLM streamed
     reply.elements = elements
     await reply.send()
     history.append((answer.timings.get("standalone_question", answer.question), answer.answer))
