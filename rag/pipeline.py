@@ -143,7 +143,7 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
         vectors = np.vstack(vec_rows).astype(np.float32) if vec_rows else np.zeros((0, dim), dtype=np.float32)
         manifest = expected_manifest(settings, dim, {k: a.content_hash for k, a in articles.items()})
         store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors)
-        open_index.cache_clear()
+        _open_index.cache_clear()
         report.articles, report.chunks, report.chunks_embedded = len(articles), len(chunks), len(to_embed)
     report.seconds = time.time() - started
     return report
@@ -183,8 +183,6 @@ def open_index(settings: Settings) -> store.IndexData:
     gen = store.current_generation(index_dir)
     return _open_index(index_dir, gen.name if gen else "", settings)
 
-
-open_index.cache_clear = _open_index.cache_clear
 
 
 def search(query: str, settings: Settings, k: int | None = None, filters=None, mode: str = "hybrid"):
