@@ -50,6 +50,11 @@ class Citation:
     start: int
     end: int
 
+    @classmethod
+    def of(cls, n: int, passage: Passage, text: str, start: int, end: int) -> "Citation":
+        """Citation n quoting ``text`` (at ``start:end`` in the article) from ``passage``."""
+        return cls(n, passage.source, passage.title, passage.published, passage.outlet, passage.chunk_id, text, start, end)
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -61,6 +66,7 @@ class Answer:
     language: str
     evidence_score: float = 0.0
     notes: list[str] = field(default_factory=list)
+    date_note: str = ""  # how old the evidence is, appended to ``answer`` by the pipeline
     timings: dict = field(default_factory=dict)
 
 
@@ -137,8 +143,7 @@ def compose(question: str, passages: list[Passage], settings, embedder, max_sent
         if i not in numbers:
             numbers[i] = len(numbers) + 1
         n = numbers[i]
-        p = passages[i]
-        citations.append(Citation(n, p.source, p.title, p.published, p.outlet, p.chunk_id, span.text, span.start, span.end))
+        citations.append(Citation.of(n, passages[i], span.text, span.start, span.end))
         text = span.text.replace("\n", " ")
         parts.append(f"{text} [{n}]" if lang == "ko" else f"“{text.rstrip('.')}” [{n}].")
     cited_passages = [passages[i] for i in sorted(numbers, key=numbers.get)]

@@ -69,7 +69,8 @@ def _metrics(ranked_sources: list[list[str]], ranked_texts: list[list[str]], que
             "answer@1": pct(a1), "answer@5": pct(a5), "mrr": round(mrr / n, 4)}
 
 
-def _latency(ms: list[float]) -> dict:
+def latency(ms: list[float]) -> dict:
+    """p50 and p95 of millisecond timings."""
     ms = sorted(ms)
     return {"p50_ms": round(statistics.median(ms), 1), "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1)} if ms else {}
 
@@ -112,7 +113,7 @@ def run_retrieval(settings: Settings, korquad: Path, articles: int | None = None
 
     # One pass per question: dense scores and BM25 scores of every chunk (exact, small corpus).
     log(f"Scoring {len(questions)} questions …")
-    dense_all, kw_all, dense_ms, kw_ms = [], [], [], []
+    dense_ms, kw_ms = [], []
     for q in questions:
         t = time.perf_counter()
         qv = embedder.embed_query(q["question"])
@@ -121,24 +122,21 @@ def run_retrieval(settings: Settings, korquad: Path, articles: int | None = None
         t = time.perf_counter()
         kw = index.keywords.scores(keyword_tokens([q["question"]])[0])
         kw_ms.append((time.perf_counter() - t) * 1000)
-        dense_all.append(all_vectors @ qv)
-        kw_all.append(kw)
+        q["dense"], q["bm25"] = all_vectors @ qv, kw
 
     def ranked(qs, scorer):
         out_s, out_t = [], []
         for q in qs:
-            order = scorer(dense_all[q["_i"]], kw_all[q["_i"]])
+            order = scorer(q["dense"], q["bm25"])
             s, tx = _dedupe_by_source(((sources[r], index.chunks[r].text) for r in order), 20)
             out_s.append(s)
             out_t.append(tx)
         return out_s, out_t
 
-    for i, q in enumerate(questions):
-        q["_i"] = i
-
     def hybrid_scorer(dw, kwt, depth):
         def score(dense, kw):
-            pool = np.union1d(np.argsort(-dense)[:depth], np.argsort(-kw)[:depth][kw[np.argsort(-kw)[:depth]] > 0])
+            top_kw = np.argsort(-kw)[:depth]
+            pool = np.union1d(np.argsort(-dense)[:depth], top_kw[kw[top_kw] > 0])
             fused = fuse(dense[pool], kw[pool], dw, kwt)
             return pool[np.argsort(-fused)]
         return score
@@ -164,8 +162,8 @@ def run_retrieval(settings: Settings, korquad: Path, articles: int | None = None
         "hybrid": _metrics(*ranked(test, hybrid_scorer(best["dense_weight"], 1 - best["dense_weight"],
                                                         best["candidates"])), test),
     }
-    results["dense"].update(_latency(dense_ms))
-    results["bm25"].update(_latency(kw_ms))
+    results["dense"].update(latency(dense_ms))
+    results["bm25"].update(latency(kw_ms))
 
     # The real search path (fusion + MMR) with the tuned weights, timed end to end.
     tuned = replace(settings, dense_weight=best["dense_weight"], keyword_weight=1 - best["dense_weight"],
@@ -179,7 +177,7 @@ def run_retrieval(settings: Settings, korquad: Path, articles: int | None = None
         s, tx = _dedupe_by_source(((h.source, h.text) for h in hits), 20)
         path_s.append(s)
         path_t.append(tx)
-    results["hybrid_search_path"] = {**_metrics(path_s, path_t, test), **_latency(path_ms)}
+    results["hybrid_search_path"] = {**_metrics(path_s, path_t, test), **latency(path_ms)}
 
     if baseline:
         log("LangChain baseline (RecursiveCharacterTextSplitter 1000/200 + FAISS.from_documents) …")
@@ -215,7 +213,7 @@ def _langchain_baseline(files, test, embedder) -> dict:
         s, tx = _dedupe_by_source(((h.metadata["source"], h.page_content) for h in hits), 20)
         sources.append(s)
         texts.append(tx)
-    return {**_metrics(sources, texts, test), **_latency(ms), "chunks": len(docs), "build_seconds": round(build_s, 1)}
+    return {**_metrics(sources, texts, test), **latency(ms), "chunks": len(docs), "build_seconds": round(build_s, 1)}
 
 
 def format_table(result: dict) -> str:

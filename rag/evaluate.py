@@ -28,7 +28,6 @@ import html
 import json
 import random
 import re
-import statistics
 import tempfile
 import time
 import tomllib
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import cite
+from .benchmarks import latency
 from .errors import BadInput, RagError
 from .keyword import analyze
 from .settings import Settings
@@ -133,7 +133,7 @@ def score_question(row: dict, answer) -> QuestionResult:
         return (span and span in p.text) or (not span and p.source in row.get("sources", []))
 
     rank = next((i + 1 for i, p in enumerate(sorted(answer.passages, key=lambda p: p.rank)) if supporting(p)), None)
-    body = re.sub(r"\s*\((?:[^()]*기사 기준|based on articles from[^()]*|게재일 미상[^()]*|article dates unknown)\)\s*$", "", answer.answer)
+    body = answer.answer.removesuffix(answer.date_note).rstrip()
     checks = [] if answer.abstained else cite.check(body, texts)
     every_passage = "".join(f"[{i}]" for i in range(1, len(texts) + 1))
     any_support = sum(cite.check_sentence(f"{cite.strip_markers(c.text)} {every_passage}", texts).supported for c in checks)
@@ -181,9 +181,8 @@ def aggregate(results: list[QuestionResult], k: int) -> dict:
         "wrongful_abstention": _share(sum(r.abstained for r in answerable), len(answerable)),
     }
     for stage in sorted({s for r in results for s in r.timings}):
-        values = sorted(r.timings[stage] for r in results if stage in r.timings)
-        metrics[f"{stage[:-3]}_p50_ms"] = round(statistics.median(values), 1)
-        metrics[f"{stage[:-3]}_p95_ms"] = round(values[int(0.95 * (len(values) - 1))], 1)
+        for name, value in latency([r.timings[stage] for r in results if stage in r.timings]).items():
+            metrics[f"{stage[:-3]}_{name}"] = value
     return metrics
 
 

@@ -60,10 +60,10 @@ def expected_manifest(settings: Settings, dim: int = 0, articles: dict | None = 
                           articles or {}, time.time())
 
 
-def _progress_bar(total: int, desc: str):
+def _progress_bar(total: int, desc: str, quiet: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=total < 64 or None)
+    return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=quiet or total < 64 or None)
 
 
 def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: bool = False) -> IngestReport:
@@ -120,27 +120,21 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
             new_chunks += chunk_article(article.key, article.content_hash, article.text,
                                         settings.chunk_tokens, settings.chunk_overlap_tokens)
 
-        # Reuse vectors and keyword tokens of any chunk whose exact text is already indexed.
-        old_vectors = old.vectors.vectors() if old else np.zeros((0, 0), dtype=np.float32)
-        by_text = {_text_key(c.text): i for i, c in enumerate(old.chunks)} if old else {}
-        to_embed = [c for c in new_chunks if _text_key(c.text) not in by_text]
-        embedded = _embed(to_embed, settings, quiet)
-        new_tokens = keyword_tokens([c.text for c in to_embed])
-        fresh_vec = {c.id: (v, t) for c, v, t in zip(to_embed, embedded, new_tokens)}
+        # Vector and keyword tokens by chunk text: what is indexed already is reused, the rest embedded.
+        known = {}
+        if old:
+            old_vectors = old.vectors.vectors()
+            known = {_text_key(c.text): (old_vectors[i], old.tokens[i]) for i, c in enumerate(old.chunks)}
+        to_embed = [c for c in new_chunks if _text_key(c.text) not in known]
+        texts = [c.text for c in to_embed]
+        for c, vector, tokens in zip(to_embed, _embed(to_embed, settings, quiet), keyword_tokens(texts)):
+            known[_text_key(c.text)] = (vector, tokens)
 
         chunks = [old.chunks[i] for i in kept_rows] + new_chunks
-        vec_rows = [old_vectors[i] for i in kept_rows]
-        tokens = [old.tokens[i] for i in kept_rows]
-        for c in new_chunks:
-            if c.id in fresh_vec:
-                v, t = fresh_vec[c.id]
-            else:
-                row = by_text[_text_key(c.text)]
-                v, t = old_vectors[row], old.tokens[row]
-            vec_rows.append(v)
-            tokens.append(t)
-        dim = len(vec_rows[0]) if vec_rows else (embedded.shape[1] if embedded.size else 384)
-        vectors = np.vstack(vec_rows).astype(np.float32) if vec_rows else np.zeros((0, dim), dtype=np.float32)
+        rows = [known[_text_key(c.text)] for c in chunks]
+        dim = len(rows[0][0]) if rows else 384
+        vectors = np.vstack([v for v, _ in rows]).astype(np.float32) if rows else np.zeros((0, dim), dtype=np.float32)
+        tokens = [t for _, t in rows]
         manifest = expected_manifest(settings, dim, {k: a.content_hash for k, a in articles.items()})
         store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors)
         _open_index.cache_clear()
@@ -161,8 +155,7 @@ def _embed(chunks: list[Chunk], settings: Settings, quiet: bool) -> np.ndarray:
     embedder = get_embedder(settings)
     if not quiet:
         print(f"Embedding {len(chunks)} chunks …", file=sys.stderr, flush=True)
-    with _progress_bar(len(chunks), "Embedding") as bar:
-        bar.disable = bar.disable or quiet
+    with _progress_bar(len(chunks), "Embedding", quiet) as bar:
         done = [0]
 
         def step(n):
@@ -194,7 +187,7 @@ def search(query: str, settings: Settings, k: int | None = None, filters=None, m
     return retrieve(index, get_embedder(settings), query, settings, k=k, filters=filters, mode=mode)
 
 
-FOLLOW_UP = re.compile(r"^(그럼|그러면|그건|그거|그것|그게|그때|거기|그곳|그\s|이건|이거|저건|또|그리고|and |then |what about|how about)"
+FOLLOW_UP = re.compile(r"^(그럼|그러면|그게|그곳|그\s|이건|이거|저건|또|그리고|and |then |what about|how about)"
                        r"|\b(it|that|they|them|this|there|he|she)\b|그건|그거|그것|거기|그때", re.I)
 
 
@@ -255,7 +248,8 @@ def ask(question: str, settings: Settings, history: list[tuple[str, str]] | None
             notes = [e.message]
     timings["answer_ms"] = round((time.perf_counter() - t) * 1000, 1)
     if not answer.abstained:
-        answer = replace(answer, answer=f"{answer.answer} {date_basis(answer.citations, lang)}")
+        note = date_basis(answer.citations, lang)
+        answer = replace(answer, answer=f"{answer.answer} {note}", date_note=note)
     elif answer.answer != ABSTAIN[lang]:
         answer = replace(answer, answer=ABSTAIN[lang])
     return replace(answer, question=question, language=lang, notes=notes + answer.notes,
@@ -290,5 +284,5 @@ def _checked_llm_answer(text, passages, lang, settings, extractive):
                 if n not in seen:
                     seen.add(n)
                     p = passages[n - 1]
-                    citations.append(Citation(n, p.source, p.title, p.published, p.outlet, p.chunk_id, p.text, p.start, p.end))
+                    citations.append(Citation.of(n, p, p.text, p.start, p.end))
     return replace(extractive, answer=" ".join(kept), abstained=False, citations=citations, passages=passages), notes

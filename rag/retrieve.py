@@ -151,21 +151,19 @@ def search(index, embedder, query: str, settings: Settings, k: int | None = None
 
 def _mmr(relevance: np.ndarray, vecs: np.ndarray, k: int, lam: float, near_duplicate: float) -> list[int]:
     """Maximal marginal relevance over candidates; near-copies of a chosen one are dropped."""
-    rel = _minmax(relevance.astype(np.float64))
+    order = np.argsort(-relevance)  # candidates, most relevant first (ties keep this order)
+    rel = _minmax(relevance.astype(np.float64))[order]
+    sims = (vecs @ vecs.T)[np.ix_(order, order)]
+    redundancy = np.full(len(order), -np.inf)  # highest similarity to any passage chosen so far
+    available = np.ones(len(order), dtype=bool)
     chosen: list[int] = []
-    left = list(np.argsort(-relevance))
-    sims = vecs @ vecs.T
-    while left and len(chosen) < k:
-        best, best_score = None, -np.inf
-        for i in left:
-            redundancy = max((sims[i, j] for j in chosen), default=0.0)
-            if redundancy >= near_duplicate:
-                continue
-            score = lam * rel[i] - (1 - lam) * redundancy
-            if score > best_score:
-                best, best_score = i, score
-        if best is None:
+    while len(chosen) < k:
+        ok = available & (redundancy < near_duplicate)
+        if not ok.any():
             break
-        chosen.append(best)
-        left.remove(best)
+        penalty = redundancy if chosen else np.zeros(len(order))
+        best = int(np.argmax(np.where(ok, lam * rel - (1 - lam) * penalty, -np.inf)))
+        chosen.append(int(order[best]))
+        available[best] = False
+        redundancy = np.maximum(redundancy, sims[best])
     return chosen
