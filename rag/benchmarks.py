@@ -65,8 +65,10 @@ def _metrics(ranked_sources: list[list[str]], ranked_texts: list[list[str]], que
         a1 += any(q["answer"] in t for t in texts[:1])
         a5 += any(q["answer"] in t for t in texts[:5])
     pct = lambda x: round(100 * x / n, 1)  # noqa: E731
+    top5 = [len(t) for texts in ranked_texts for t in texts[:5]]
     return {"questions": n, "gold@1": pct(r1), "gold@5": pct(r5), "gold@20": pct(r20),
-            "answer@1": pct(a1), "answer@5": pct(a5), "mrr": round(mrr / n, 4)}
+            "answer@1": pct(a1), "answer@5": pct(a5), "mrr": round(mrr / n, 4),
+            "passage_chars": round(statistics.mean(top5)) if top5 else 0}
 
 
 def latency(ms: list[float]) -> dict:
@@ -75,8 +77,8 @@ def latency(ms: list[float]) -> dict:
     return {"p50_ms": round(statistics.median(ms), 1), "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1)} if ms else {}
 
 
-def _dedupe_by_source(rows: list[tuple[str, str]], k: int):
-    """Collapse consecutive chunks of one paragraph file into its best-ranked one."""
+def _dedupe_by_source(rows, k: int):
+    """(source, item) pairs in rank order → the first k sources and the item of each one's best rank."""
     seen, sources, texts = set(), [], []
     for source, text in rows:
         if source not in seen:
@@ -93,7 +95,7 @@ def run_retrieval(settings: Settings, korquad: Path, articles: int | None = None
     from .embeddings import get_embedder
     from .keyword import keyword_tokens
     from .pipeline import ingest, open_index
-    from .retrieve import fuse, search
+    from .retrieve import context_window, fuse, search
 
     files, questions, n_articles = korquad_questions(korquad, articles)
     half = n_articles // 2
@@ -124,11 +126,17 @@ def run_retrieval(settings: Settings, korquad: Path, articles: int | None = None
         kw_ms.append((time.perf_counter() - t) * 1000)
         q["dense"], q["bm25"] = all_vectors @ qv, kw
 
+    def window_text(row):
+        start, end = context_window(index, int(row), settings.context_tokens)
+        return index.articles[index.chunks[row].article_key].text[start:end]
+
     def ranked(qs, scorer):
+        """Paragraph files in rank order, each with the passage the product returns for its best chunk."""
         out_s, out_t = [], []
         for q in qs:
             order = scorer(q["dense"], q["bm25"])
-            s, tx = _dedupe_by_source(((sources[r], index.chunks[r].text) for r in order), 20)
+            s, rows = _dedupe_by_source(((sources[r], r) for r in order), 20)
+            tx = [window_text(r) for r in rows]
             out_s.append(s)
             out_t.append(tx)
         return out_s, out_t
@@ -217,7 +225,7 @@ def _langchain_baseline(files, test, embedder) -> dict:
 
 
 def format_table(result: dict) -> str:
-    cols = ["gold@1", "gold@5", "gold@20", "answer@1", "answer@5", "mrr", "p50_ms", "p95_ms"]
+    cols = ["gold@1", "gold@5", "gold@20", "answer@1", "answer@5", "mrr", "passage_chars", "p50_ms", "p95_ms"]
     lines = [f"KorQuAD 1.0 dev: {result['paragraphs']} paragraphs ({result['chunks']} chunks); "
              f"tuned on {result['tune_questions']} questions, reported on {result['test_questions']}",
              "| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]

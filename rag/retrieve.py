@@ -15,7 +15,7 @@ near-copies of each other.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,7 +39,11 @@ class Filters:
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk with its article's metadata and its scores."""
+    """A retrieved chunk in its context window, with its article's metadata and its scores.
+
+    ``text`` is ``article.text[start:end]``: the matched chunk grown by its neighbours up to
+    ``context_tokens``; ``matched`` holds (order, start, end) of every ranked chunk inside it,
+    order being the chunk's place in the fused, diversified ranking (0 = best)."""
 
     chunk_id: str
     source: str
@@ -53,6 +57,7 @@ class Passage:
     dense: float
     keyword: float
     fused: float
+    matched: tuple[tuple[int, int, int], ...]
 
 
 def check_query(text: str, settings: Settings, what: str = "query") -> str:
@@ -139,14 +144,51 @@ def search(index, embedder, query: str, settings: Settings, k: int | None = None
         fused = kw.astype(np.float64)
     else:
         fused = fuse(dense, kw, settings.dense_weight, settings.keyword_weight)
-    order = _mmr(fused, vecs, k, settings.mmr_lambda, settings.near_duplicate)
-    out = []
-    for rank, i in enumerate(order, 1):
+    order = _mmr(fused, vecs, min(len(rows), 3 * k), settings.mmr_lambda, settings.near_duplicate)
+    out: list[Passage] = []
+    for place, i in enumerate(order):
         chunk = index.chunks[rows[i]]
         a = index.articles[chunk.article_key]
-        out.append(Passage(chunk.id, a.source, a.title, a.published, a.outlet, chunk.text, chunk.start, chunk.end,
-                           rank, round(float(dense[i]), 4), round(float(kw[i]), 4), round(float(fused[i]), 4)))
+        host = next((n for n, p in enumerate(out) if p.source == a.source and p.start <= chunk.start
+                     and chunk.end <= p.end), None)
+        if host is not None:  # already inside a better passage's window: mark it there
+            out[host] = replace(out[host], matched=out[host].matched + ((place, chunk.start, chunk.end),))
+            continue
+        if len(out) == k:
+            continue
+        start, end = context_window(index, int(rows[i]), settings.context_tokens)
+        out.append(Passage(chunk.id, a.source, a.title, a.published, a.outlet, a.text[start:end], start, end,
+                           len(out) + 1, round(float(dense[i]), 4), round(float(kw[i]), 4), round(float(fused[i]), 4),
+                           ((place, chunk.start, chunk.end),)))
     return out
+
+
+def context_window(index, row: int, budget: int) -> tuple[int, int]:
+    """The span of chunk ``row`` grown by whole neighbouring chunks of its article, next and
+    previous in turn, while the span stays within ``budget`` tokens ("small-to-big": a small
+    chunk ranks precisely, the passage around it gives the answer its context)."""
+    from .chunking import count_tokens
+
+    chunks, chunk = index.chunks, index.chunks[row]
+    text = index.articles[chunk.article_key].text
+    start, end = chunk.start, chunk.end
+    before, after = row - 1, row + 1
+    same = lambda r: 0 <= r < len(chunks) and chunks[r].article_key == chunk.article_key  # noqa: E731
+    while budget > chunk.tokens:
+        grown = False
+        for r in (after, before):
+            if not same(r):
+                continue
+            s, e = min(start, chunks[r].start), max(end, chunks[r].end)
+            if count_tokens(text[s:e]) <= budget:
+                start, end, grown = s, e, True
+                if r == after:
+                    after += 1
+                else:
+                    before -= 1
+        if not grown:
+            break
+    return start, end
 
 
 def _mmr(relevance: np.ndarray, vecs: np.ndarray, k: int, lam: float, near_duplicate: float) -> list[int]:

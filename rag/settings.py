@@ -40,6 +40,7 @@ class Settings:
     embedding_batch: int = _f(32, "Passages embedded per batch.")
     chunk_tokens: int = _f(160, "Largest chunk, in cl100k_base tokens.")
     chunk_overlap_tokens: int = _f(40, "At most this many tokens of whole sentences repeated between chunks.")
+    context_tokens: int = _f(400, "A retrieved chunk is returned with its neighbouring chunks up to this many tokens (0: the chunk alone).")
     top_k: int = _f(5, "Passages returned by search and given to the answer composer.")
     candidates: int = _f(80, "Candidates taken from each of the dense and keyword sides before fusion.")
     dense_weight: float = _f(0.5, "Weight of the dense (vector) score in fusion.")
