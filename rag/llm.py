@@ -45,16 +45,20 @@ def generate(question: str, passages: list[Passage], language: str, settings, on
 
     system = render("system.txt", abstain=ABSTAIN[language], language=LANGUAGE[language])
     prompt = render("answer.txt", passages=numbered(passages), question=question, language=LANGUAGE[language])
-    text = ""
+    text, finished = "", False
     try:
         for chunk in chat_model(settings).stream([SystemMessage(system), HumanMessage(prompt)]):
             piece = chunk.content if isinstance(chunk.content, str) else ""
             text += piece
+            meta = chunk.response_metadata or {}
+            finished = finished or bool(meta.get("finish_reason") or meta.get("done_reason") or meta.get("done"))
             if on_token and piece:
                 on_token(piece)
+        if not finished:  # the connection closed without the end-of-answer marker
+            raise ConnectionError("the stream ended before the answer was complete")
     except RagError:
         raise
-    except Exception as e:  # connection refused, timeout, bad response: all mean "no LLM answer"
+    except Exception as e:  # connection refused, timeout, bad or cut-off response: all mean "no LLM answer"
         raise BackendUnavailable(f"the {settings.backend} endpoint at {settings.llm_base_url} failed "
                                  f"({type(e).__name__}: {str(e)[:160]})",
                                  "check that the server is running; showing the extractive answer instead") from None

@@ -245,7 +245,7 @@ def ask(question: str, settings: Settings, history: list[tuple[str, str]] | None
             text = generate(question, passages, lang, settings, on_token)
             answer, notes = _checked_llm_answer(text, passages, lang, settings, extractive)
         except RagError as e:
-            notes = [e.message]
+            notes = [f"{e.message}; {e.hint}" if e.hint else e.message]
     timings["answer_ms"] = round((time.perf_counter() - t) * 1000, 1)
     if not answer.abstained:
         note = date_basis(answer.citations, lang)
@@ -263,7 +263,9 @@ def _checked_llm_answer(text, passages, lang, settings, extractive):
     from . import cite
     from .answer import ABSTAIN, Citation
 
-    if not text or text.strip() == ABSTAIN[lang]:
+    if not text:
+        return extractive, ["the LLM returned no text; showing the extractive answer"]
+    if text.strip() == ABSTAIN[lang]:
         return replace(extractive, answer=ABSTAIN[lang], abstained=True, citations=[]), ["the LLM abstained"]
     checks = cite.check(text, [p.text for p in passages])
     kept, notes = [], []

@@ -1,0 +1,94 @@
+"""A scripted OpenAI-compatible endpoint, for protocol faults a real server will not produce
+on demand: a reply that never comes, a stream cut in the middle, a malformed chunk, an error.
+
+Real answers come from the real llama.cpp server in ``test_llm.py``; this one only plays
+back a script. It records each request (headers included) so tests can check what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ScriptedEndpoint:
+    """``mode``: 'ok' (stream ``reply``), 'slow', 'drop', 'malformed' or 'error'. ``reply`` is
+    a string or a function of the request's prompt text."""
+
+    def __init__(self, reply="", mode: str = "ok", delay: float = 5.0):
+        self.reply, self.mode, self.delay = reply, mode, delay
+        self.requests: list[dict] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                endpoint.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                try:
+                    endpoint.respond(self, body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout): expected in the 'slow' script
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    @staticmethod
+    def _chunk(content: str | None, finish: str | None = None) -> bytes:
+        delta = {"content": content} if content is not None else {}
+        data = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+    def respond(self, h: BaseHTTPRequestHandler, body: dict) -> None:
+        if self.mode == "error":
+            payload = b'{"error": {"message": "model overloaded", "type": "server_error"}}'
+            h.send_response(500)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+            return
+        if self.mode == "slow":
+            time.sleep(self.delay)
+        prompt = "\n".join(m.get("content", "") for m in body.get("messages", []) if isinstance(m.get("content"), str))
+        reply = self.reply(prompt) if callable(self.reply) else self.reply
+        words = reply.split(" ")
+        if not body.get("stream"):
+            payload = json.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": "scripted",
+                                  "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
+                                               "finish_reason": "stop"}]}).encode()
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+            return
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        for i, word in enumerate(words):
+            if self.mode == "drop" and i == len(words) // 2:
+                h.wfile.flush()
+                h.connection.shutdown(2)  # the connection dies mid-answer
+                return
+            if self.mode == "malformed" and i == 1:
+                h.wfile.write(b"data: {\"choices\": [{\"delta\": {\"content\": \n\n")
+            h.wfile.write(self._chunk(word + (" " if i < len(words) - 1 else "")))
+            h.wfile.flush()
+        h.wfile.write(self._chunk(None, "stop"))
+        h.wfile.write(b"data: [DONE]\n\n")
+        h.wfile.flush()
+        h.close_connection = True
