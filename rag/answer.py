@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .chunking import split_sentences
+from .cite import looks_like_instruction
 from .keyword import analyze, keyword_tokens
 from .retrieve import Passage
 
@@ -152,7 +153,8 @@ def score_sentences(question: str, passages: list[Passage], embedder, chunks: in
     for i, p in enumerate(passages):
         mine = [(a, b) for _, j, a, b in spans if j == i]
         for s in split_sentences(p.text, p.start):
-            if any(a <= s.start and s.end <= b for a, b in mine) and len(re.findall(r"\w", s.text)) >= 8:
+            if (any(a <= s.start and s.end <= b for a, b in mine) and len(re.findall(r"\w", s.text)) >= 8
+                    and not looks_like_instruction(s.text)):
                 candidates.append((i, s))
     if not candidates:
         return []

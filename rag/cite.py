@@ -27,6 +27,23 @@ NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 NEGATION = {("않", "VX"), ("안", "MAG"), ("못", "MAG"), ("아니", "VCN"), ("없", "VA"), ("말", "VX")}
 ENGLISH_NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor)\b", re.I)
 MIN_COVERAGE = 0.7
+# Text in an article that addresses the model instead of reporting news: never evidence.
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,30}\b(?:instructions?|prompts?|rules)\b|system\s*prompt|"
+    r"\byou are now\b|^\W*(?:system|assistant|developer)\s*:|<\|?(?:im_start|system)\|?>|"
+    r"(?:이전|앞의|앞선|위의|기존의?)\s*(?:모든\s*)?(?:지시|명령|지침|규칙)\S*\s*(?:모두\s*)?무시|"
+    r"(?:지시|명령|지침)\S*\s*(?:모두\s*)?무시하(?:고|라|세요|십시오)|시스템\s*프롬프트|"
+    r"(?:이?라고)만\s*(?:답|대답|말)하|(?:너|당신)는\s*이제", re.I | re.M)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Does this text try to instruct the model ("ignore previous instructions", "SYSTEM: …")?"""
+    return bool(INSTRUCTION.search(text))
+
+
+def _evidence(text: str) -> str:
+    """The passage with its instruction-like sentences taken out: they support nothing."""
+    return "\n".join(s.text for s in split_sentences(text) if not looks_like_instruction(s.text))
 
 
 @dataclass(frozen=True)
@@ -87,7 +104,7 @@ def check_sentence(sentence: str, passages: list[str], min_coverage: float = MIN
         return SentenceCheck(sentence, cited, False, "cites nothing")
     if not valid:
         return SentenceCheck(sentence, cited, False, "cites a passage that does not exist")
-    evidence = "\n".join(passages[n - 1] for n in valid)
+    evidence = "\n".join(_evidence(passages[n - 1]) for n in valid)
     quotes = QUOTE.findall(claim)
     if quotes:
         flat = _normalise(evidence)
