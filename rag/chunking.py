@@ -16,6 +16,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+CHUNKER_VERSION = 2  # bump when the same text would be cut differently (indexes then need --rebuild)
 # A sentence ends at . ? ! … (with closing quotes/brackets) before whitespace, or at a newline.
 _END = re.compile(r"[.?!。…]+['\"”’)\]]*(?=\s)|\n")
 # A line ending like this continues its sentence on the next line (blogs wrap mid-sentence).
@@ -82,17 +83,20 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     return spans
 
 
-def _split_long(span: Span, max_chars: int) -> list[Span]:
-    """Cut a run-on "sentence" (a line with no sentence ends) at spaces near ``max_chars``."""
-    if len(span.text) <= max_chars:
+def _split_long(span: Span, max_tokens: int) -> list[Span]:
+    """Cut a run-on "sentence" (a line with no sentence ends) into pieces of at most
+    ``max_tokens`` tokens, at a space where there is one in the second half of a piece."""
+    if count_tokens(span.text) <= max_tokens:
         return [span]
-    out, a = [], 0
-    while a < len(span.text):
-        b = min(a + max_chars, len(span.text))
-        if b < len(span.text):
-            space = span.text.rfind(" ", a + max_chars // 2, b)
+    out, a, text = [], 0, span.text
+    while a < len(text):
+        b = min(len(text), a + max_tokens * 4)
+        while b > a + 1 and count_tokens(text[a:b]) > max_tokens:
+            b = a + max(1, int((b - a) * 0.85))
+        if b < len(text):
+            space = text.rfind(" ", a + (b - a) // 2, b)
             b = space if space > a else b
-        piece = span.text[a:b]
+        piece = text[a:b]
         lead = len(piece) - len(piece.lstrip())
         piece = piece.strip()
         if piece:
@@ -101,13 +105,13 @@ def _split_long(span: Span, max_chars: int) -> list[Span]:
     return out
 
 
-def _paragraphs(text: str, max_chars: int) -> list[list[Span]]:
+def _paragraphs(text: str, max_tokens: int) -> list[list[Span]]:
     """Paragraphs (lines, joined where a line continues a sentence): their sentences."""
     out, start, pos = [], 0, 0
     for line in text.split("\n"):
         end = pos + len(line)
         if not _CONTINUES.search(line.rstrip(" ")) or end >= len(text):
-            sentences = [p for s in split_sentences(text[start:end], start) for p in _split_long(s, max_chars)]
+            sentences = [p for s in split_sentences(text[start:end], start) for p in _split_long(s, max_tokens)]
             if sentences:
                 out.append(sentences)
             start = end + 1
@@ -120,7 +124,7 @@ def chunk_article(article_key: str, content_hash: str, text: str, max_tokens: in
     pieces: list[list[Span]] = []  # each: sentences forming one chunk
     current: list[Span] = []
     current_tokens = 0
-    for para in _paragraphs(text, max_chars=max_tokens * 3):
+    for para in _paragraphs(text, max_tokens - 1):  # -1: the joining space counted per sentence
         para_tokens = [count_tokens(s.text) + 1 for s in para]  # +1: the space or newline between
         if current and current_tokens + sum(para_tokens) <= max_tokens:
             current += para

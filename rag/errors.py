@@ -28,6 +28,10 @@ class IndexCorrupt(RagError):
     """Index files are unreadable, truncated or inconsistent."""
 
 
+class IndexWriteFailed(RagError):
+    """A new index generation could not be written (disk full, file too large, permissions)."""
+
+
 class IndexBusy(RagError):
     """Another process is writing the index."""
 

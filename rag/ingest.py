@@ -63,11 +63,15 @@ def decode_bytes(raw: bytes, name: str) -> str:
         return raw.decode("utf-16")
     if b"\x00" in raw[:8192]:
         raise BadInput(f"{name}: looks binary (contains NUL bytes), skipped", "ingest only .txt/.md/.html text files")
-    for encoding in ("utf-8-sig", "cp949"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data" and e.start >= len(raw) - 3:
+            return raw[: e.start].decode("utf-8-sig")  # cut off mid-character: keep all but the torn end
+    try:
+        return raw.decode("cp949")
+    except UnicodeDecodeError:
+        pass
     raise BadInput(
         f"{name}: not valid UTF-8, UTF-16 or EUC-KR/CP949 text, skipped",
         "re-save the file as UTF-8 (iconv -f ENCODING -t UTF-8)",
@@ -204,19 +208,21 @@ def parse_article(raw: bytes, path: Path, meta: dict | None = None) -> Article:
 
 def read_article(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Article:
     """Read one article file; every failure is a BadInput naming the file and the fix."""
+    too_big = lambda size: BadInput(  # noqa: E731
+        f"{path.name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit for one article, skipped",
+        "split it into one file per article")
     try:
-        size = path.stat().st_size
+        if path.stat().st_size > max_bytes:
+            raise too_big(path.stat().st_size)
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)  # bounded even if the file grows while we read it
     except FileNotFoundError:
-        raise BadInput(f"{path}: no such file", "check the path") from None
-    if size > max_bytes:
-        raise BadInput(
-            f"{path.name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit for one article, skipped",
-            "split it into one file per article",
-        )
-    try:
-        raw = path.read_bytes()
+        raise BadInput(f"{path}: disappeared before it could be read, skipped",
+                       "run the ingest again once the file is in place") from None
     except OSError as e:
         raise BadInput(f"{path}: cannot read ({e.strerror})", "check its permissions") from None
+    if len(raw) > max_bytes:
+        raise too_big(len(raw))
     if not raw.strip():
         raise BadInput(f"{path.name}: empty file, skipped", "remove it or add the article text")
     return parse_article(raw, path, read_metadata(path.parent).get(path.name))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .chunking import Chunk, chunk_article
+from .chunking import CHUNKER_VERSION, Chunk, chunk_article
 from .errors import BadInput, IndexMissing, RagError
 from .ingest import CLEANER_VERSION, Article, find_article_files, read_article
 from .keyword import ANALYZER, keyword_tokens
@@ -54,7 +54,7 @@ def expected_manifest(settings: Settings, dim: int = 0, articles: dict | None = 
     """The manifest an index built with ``settings`` has (the model is not loaded)."""
     from .embeddings import model_fingerprint
 
-    chunking = {"tokenizer": "cl100k_base", "max_tokens": settings.chunk_tokens,
+    chunking = {"tokenizer": "cl100k_base", "chunker": CHUNKER_VERSION, "max_tokens": settings.chunk_tokens,
                 "overlap_tokens": settings.chunk_overlap_tokens, "cleaner": CLEANER_VERSION}
     return store.Manifest(store.FORMAT_VERSION, model_fingerprint(settings), dim, chunking, ANALYZER,
                           articles or {}, time.time())

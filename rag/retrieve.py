@@ -62,9 +62,9 @@ class Passage:
 
 def check_query(text: str, settings: Settings, what: str = "query") -> str:
     """The query, stripped; empty, overlong or punctuation-only ones are refused clearly."""
-    if not isinstance(text, str) or not text.strip():
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text).strip() if isinstance(text, str) else ""
+    if not text:
         raise BadInput(f"the {what} is empty", f"type a {what}, e.g. \"전작권 전환은 언제?\"")
-    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text).strip()
     if len(text) > settings.max_question_chars:
         raise BadInput(f"the {what} is {len(text):,} characters, over the {settings.max_question_chars:,} limit",
                        f"shorten it to the question itself (or raise max_question_chars)")

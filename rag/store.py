@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from .chunking import Chunk
-from .errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing
+from .errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteFailed
 from .ingest import Article
 from .keyword import KeywordIndex
 
@@ -169,12 +169,30 @@ def check_compatible(manifest: Manifest, expected: Manifest, where: Path) -> Non
 
 
 def load_index(index_dir: Path, expected: Manifest | None = None) -> IndexData:
-    """Load the live generation; typed errors for missing, corrupt or incompatible indexes."""
-    gen = current_generation(index_dir)
+    """Load the live generation; typed errors for missing, corrupt or incompatible indexes.
+
+    A writer keeps the previous generation, so a reader is only caught out by two writes
+    during one load; then the generation it read is gone and it loads the new one."""
+    for attempt in range(3):
+        gen = current_generation(index_dir)
+        try:
+            return _load_generation(index_dir, gen, expected)
+        except IndexCorrupt:
+            if attempt == 2 or current_generation(index_dir) == gen:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load_generation(index_dir: Path, gen: Path | None, expected: Manifest | None) -> IndexData:
     if gen is None:
         raise IndexMissing(f"no index at {index_dir}", f"build one: rag ingest [PATH ...] --index {index_dir}")
     try:
-        manifest = Manifest(**json.loads((gen / "manifest.json").read_text(encoding="utf-8")))
+        raw = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+        if isinstance(raw, dict) and isinstance(raw.get("format_version"), int) and raw["format_version"] > FORMAT_VERSION:
+            raise IndexIncompatible(f"index at {index_dir} has format {raw['format_version']}, newer than this "
+                                    f"version of rag understands ({FORMAT_VERSION})",
+                                    f"upgrade rag, or rebuild it: rag ingest --rebuild --index {index_dir}")
+        manifest = Manifest(**raw)
     except (OSError, ValueError, TypeError) as e:
         raise IndexCorrupt(f"index at {index_dir} is unreadable (manifest: {e})",
                            f"rebuild it: rag ingest --rebuild --index {index_dir}") from None
@@ -204,21 +222,27 @@ def write_index(index_dir: Path, manifest: Manifest, articles: list[Article], ch
     number = int(previous.name.split("-")[1]) + 1 if previous else 1
     name = f"gen-{number:06d}"
     tmp = index_dir / f".{name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
-    _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "keywords": t} for c, t in zip(chunks, tokens)))
-    FaissIndex.build(vectors, manifest.dim).save(tmp / "vectors.faiss")
-    (tmp / "keywords").mkdir()
-    KeywordIndex.build(tokens).save(tmp / "keywords")
-    with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
-        json.dump(asdict(manifest), f, ensure_ascii=False, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    for p in tmp.rglob("*"):
-        if p.is_file():
-            with open(p, "rb+") as f:
-                os.fsync(f.fileno())
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
+        _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "keywords": t} for c, t in zip(chunks, tokens)))
+        FaissIndex.build(vectors, manifest.dim).save(tmp / "vectors.faiss")
+        (tmp / "keywords").mkdir()
+        KeywordIndex.build(tokens).save(tmp / "keywords")
+        with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
+            json.dump(asdict(manifest), f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        for p in tmp.rglob("*"):
+            if p.is_file():
+                with open(p, "rb+") as f:
+                    os.fsync(f.fileno())
+    except (OSError, RuntimeError) as e:  # disk full, file too large (faiss reports it as RuntimeError)
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip().splitlines()[-1][:160]
+        raise IndexWriteFailed(f"could not write the new index at {index_dir} ({reason})",
+                               "free disk space and run the ingest again; the previous index is unchanged") from None
     final = index_dir / name
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
