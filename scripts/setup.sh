@@ -13,7 +13,10 @@ if [ ! -f "$stamp" ]; then
   echo "Installing dependencies (a few minutes the first time) …"
   # torch first and pinned: the local CPU wheel, not the registry's CUDA build.
   .venv/bin/pip install --disable-pip-version-check -q torch==2.13.0
-  .venv/bin/pip install --disable-pip-version-check -q -e ".[test]"
+  # llama-cpp-python (tests: a real LLM server) builds from source; the native build can emit
+  # instructions the CI CPUs lack ("Illegal instruction"), so the CPU features are named.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF" \
+    .venv/bin/pip install --disable-pip-version-check -q -e ".[test]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -2,25 +2,14 @@
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import start_web
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 from conftest import CHROMIUM_FLAGS as FLAGS
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (bash scripts/setup.sh --browser)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 EVIL = ("보안 점검 기사: 한미 연합 사이버 보안 점검 결과 이상 없음이 확인됐다고 국방부가 밝혔다. "
@@ -38,20 +27,7 @@ def server(tmp_path_factory):
     (corpus / "evil.txt").write_text(EVIL, encoding="utf-8")
     seed_settings = make_settings(cwd / "index")
     ingest([corpus], seed_settings, quiet=True)
-    port = _free_port()
-    log = open(cwd / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "web", "--port", str(port), "--index", str(seed_settings.index_dir)],
-                            cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError((cwd / "server.log").read_text())
-            time.sleep(0.5)
+    proc, url = start_web(cwd, seed_settings.index_dir)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
