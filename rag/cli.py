@@ -82,11 +82,17 @@ def cmd_search(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from . import perf
     from .benchmarks import DEFAULT_KORQUAD, format_table, run_retrieval
 
     settings = _settings(args)
-    result = run_retrieval(settings, Path(args.korquad or DEFAULT_KORQUAD), args.articles, baseline=not args.no_baseline)
-    print(format_table(result))
+    korquad = Path(args.korquad or DEFAULT_KORQUAD)
+    if args.what == "perf":
+        result = perf.run(settings, korquad, small=args.small)
+        print(perf.format_table(result))
+    else:
+        result = run_retrieval(settings, korquad, args.articles, baseline=not args.no_baseline)
+        print(format_table(result))
     if args.out:
         Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"wrote {args.out}")
@@ -302,8 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_web)
 
-    p = common(sub.add_parser("bench", help="benchmarks (retrieval on KorQuAD 1.0 dev)"))
-    p.add_argument("what", choices=["retrieval"])
+    p = common(sub.add_parser("bench", help="benchmarks: retrieval quality or stage-by-stage performance"))
+    p.add_argument("what", choices=["retrieval", "perf"])
+    p.add_argument("--small", action="store_true", help="perf: the small CI sample")
     p.add_argument("--korquad", help="path to KorQuAD_v1.0_dev.json (default: ../shared/benchmarks/korquad/)")
     p.add_argument("--articles", type=int, help="only the first N KorQuAD articles (a quick sample)")
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")

