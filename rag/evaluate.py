@@ -9,7 +9,8 @@ share from 0 to 1 unless it says otherwise):
 - ``hit_at_1/5/k``: a supporting passage (one containing the question's ``passage`` span,
   or from its gold source) among the top 1/5/k retrieved; ``mrr``; ``ndcg_at_k`` (binary).
 - ``answer_correct``: answerable questions whose answer (or the text it cites) holds an
-  expected fact, after normalising spaces, thousands separators and trailing particles.
+  expected fact, after normalising spaces, thousands separators and trailing particles,
+  and that cite an article the question lists under ``sources`` (when it lists any).
 - ``citation_recall`` (ALCE): answer sentences supported by the passages they cite;
   ``citation_precision``: citations that support their sentence on their own.
 - ``faithfulness``: answer sentences supported by the retrieved passages at all.
@@ -140,7 +141,10 @@ def score_question(row: dict, answer) -> QuestionResult:
     needed = sum(_supports_alone(c.text, n, texts) for c in checks for n in c.cited if 1 <= n <= len(texts))
     n_citations = sum(len(c.cited) for c in checks)
     evidence = answer.answer + " " + " ".join(c.text for c in answer.citations)
-    correct = fact_present(row.get("expected", []), evidence) and not answer.abstained if row["answerable"] else None
+    sources = row.get("sources", [])
+    cites_source = not sources or any(c.source in sources for c in answer.citations)
+    correct = (fact_present(row.get("expected", []), evidence) and cites_source and not answer.abstained
+               if row["answerable"] else None)
     problems = []
     if row["answerable"] and answer.abstained:
         problems.append("abstained on an answerable question")
