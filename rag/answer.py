@@ -143,7 +143,7 @@ def _question_terms(question: str) -> set[str]:
 
 def score_sentences(question: str, passages: list[Passage], embedder, chunks: int = 5) -> list[tuple[float, int, object]]:
     """(score, passage index, sentence span) for every sentence of the best ``chunks`` ranked
-    chunks, best first.
+    chunks, best first (a run-on sentence cut across chunks counts whole).
 
     Only chunks that ranked are read, not the rest of their context windows: on the dev
     questions and the KorQuAD sample the windows' other sentences were more often
@@ -153,7 +153,7 @@ def score_sentences(question: str, passages: list[Passage], embedder, chunks: in
     for i, p in enumerate(passages):
         mine = [(a, b) for _, j, a, b in spans if j == i]
         for s in split_sentences(p.text, p.start):
-            if (any(a <= s.start and s.end <= b for a, b in mine) and len(re.findall(r"\w", s.text)) >= 8
+            if (any(s.start < b and a < s.end for a, b in mine) and len(re.findall(r"\w", s.text)) >= 8
                     and not looks_like_instruction(s.text)):
                 candidates.append((i, s))
     if not candidates:
