@@ -23,11 +23,12 @@ def chat_model(settings):
 
         key = os.environ.get(settings.llm_api_key_env) or "not-needed"
         return ChatOpenAI(base_url=settings.llm_base_url, model=settings.llm_model, api_key=key,
-                          timeout=settings.llm_timeout, max_retries=0, temperature=0, max_tokens=300)
+                          timeout=settings.llm_timeout, max_retries=0, temperature=0, max_tokens=settings.llm_max_tokens)
     if settings.backend == "ollama":
         from langchain_ollama import ChatOllama
 
         return ChatOllama(base_url=settings.llm_base_url, model=settings.llm_model, temperature=0,
+                          num_predict=settings.llm_max_tokens,
                           client_kwargs={"timeout": settings.llm_timeout})
     raise RagError(f"unknown answer backend {settings.backend!r}", "use extractive, openai or ollama")
 

@@ -51,6 +51,7 @@ class Settings:
     llm_base_url: str = _f("http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible or Ollama endpoint.")
     llm_model: str = _f("default", "Model name sent to the LLM endpoint.")
     llm_api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the LLM API key (never printed).")
+    llm_max_tokens: int = _f(400, "Longest LLM answer, in the model's tokens.")
     llm_timeout: float = _f(60.0, "Seconds to wait for the LLM before falling back to the extractive answer.")
     abstain_threshold: float = _f(0.55, "Evidence score below which the answer abstains (calibrated on evals/seed_dev.jsonl).")
     abstain_threshold_cross_lingual: float = _f(0.3, "The same for an English question over Korean articles (semantic score only).")

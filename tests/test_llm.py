@@ -188,7 +188,7 @@ def gemma(tmp_path_factory):
 def test_real_model_output_is_checked_and_nonsense_removed(seed_settings, gemma):
     """Gemma 3 270M (base model) writes nonsense: what survives must be supported, the rest goes."""
     settings = replace(seed_settings, backend="openai", llm_base_url=gemma, llm_model="gemma", llm_timeout=120.0,
-                       top_k=3, context_tokens=0)  # a short prompt keeps the 2-core CI quick
+                       top_k=3, context_tokens=0, llm_max_tokens=80)  # short prompt and answer: quick on 2 cores
     tokens = []
     a = ask(QUESTION, settings, on_token=tokens.append)
     assert tokens, "the server streamed nothing"
@@ -202,7 +202,7 @@ def test_real_model_output_is_checked_and_nonsense_removed(seed_settings, gemma)
 
 def test_real_model_through_the_cli(seed_settings, gemma):
     env = {"RAG_LLM_BASE_URL": gemma, "RAG_LLM_MODEL": "gemma", "RAG_LLM_TIMEOUT": "120", "RAG_UNSUPPORTED": "flag",
-           "RAG_TOP_K": "3", "RAG_CONTEXT_TOKENS": "0"}
+           "RAG_TOP_K": "3", "RAG_CONTEXT_TOKENS": "0", "RAG_LLM_MAX_TOKENS": "80"}
     r = run_cli("ask", "제57차 한미안보협의회의는 언제 어디서 열렸나?", "--json", "--backend", "openai",
                 "--index", str(seed_settings.index_dir), env=env)
     assert r.returncode == 0, r.stderr
@@ -218,7 +218,8 @@ def test_prompt_over_the_model_context_falls_back_cleanly(seed_settings, tmp_pat
     """A real server whose context is smaller than the prompt refuses it: extractive answer, clear note."""
     proc, url, _ = _gemma_server(tmp_path_factory, 256)
     try:
-        settings = replace(seed_settings, backend="openai", llm_base_url=url, llm_model="gemma", llm_timeout=60.0)
+        settings = replace(seed_settings, backend="openai", llm_base_url=url, llm_model="gemma", llm_timeout=60.0,
+                           llm_max_tokens=20)
         a = ask(QUESTION, settings)
         assert not a.abstained and "3.5%" in a.answer
         assert any("endpoint" in n for n in a.notes), a.notes
