@@ -30,17 +30,18 @@ ABSTAIN = {"ko": "제공된 기사에서 답을 찾을 수 없습니다.", "en":
 QUESTION_WORDS = {"무엇", "뭐", "언제", "어디", "누구", "누가", "어떻", "어떤", "얼마", "몇", "왜", "어느", "무슨",
                   "what", "when", "where", "who", "which", "how", "why", "does", "did", "the", "is", "are", "was",
                   "were", "of", "in", "to", "a", "an", "and", "for", "on", "at", "by", "with", "it", "its", "do"}
+ASKS_ACRONYM = re.compile(r"약칭|약자|약어|영문\s?명|abbreviat|acronym", re.I)
+ACRONYM = re.compile(r"\(([A-Z][A-Za-z0-9&-]{1,9})\)")  # "(NCG)"
 # What kind of fact a question word asks for, and how to spot one in a sentence.
 WANTS = [
     (re.compile(r"언제|몇\s?년|며칠|when|what year|what date", re.I), re.compile(r"\d{4}년|\d+월|\d+일|지난해|올해|내년|\d{4}|\b(?:19|20)\d\d\b")),
     (re.compile(r"얼마|몇|how many|how much|what percent", re.I), re.compile(r"\d")),
-    (re.compile(r"약칭|약자|약어|영문\s?명|abbreviat|acronym", re.I), re.compile(r"\([A-Z][A-Za-z0-9&-]{1,9}\)")),
+    (ASKS_ACRONYM, ACRONYM),
 ]
 WHERE = re.compile(r"어디\s?(?:에서|서)|어느\s?(?:곳|도시|나라|지역|장소)|\bwhere\b", re.I)  # a place
 WHICH_ONE = re.compile(r"어디(?:인가|인지|가|야|일까|입니까|였나)|어느\s?(?:기업|기관|회사|단체|나라)")  # a named entity
 COUNTER = re.compile(r"몇\s?([가-힣]+|%)")  # "몇 곳", "몇 조 원", "몇 번째": the unit the number must carry
 NUMBERED = re.compile(r"(\d+)\s?(차|회|번째|주년|년)")  # "제58차": a sentence about 제57차 is about something else
-ACRONYM = re.compile(r"\(([A-Z][A-Za-z0-9&-]{1,9})\)")
 
 
 def _unit_pattern(question: str) -> re.Pattern | None:
@@ -167,7 +168,7 @@ def score_sentences(question: str, passages: list[Passage], embedder, chunks: in
     unit = _unit_pattern(question)
     if unit:
         wants.append(unit)
-    asks_acronym = bool(WANTS[2][0].search(question))
+    asks_acronym = bool(ASKS_ACRONYM.search(question))
     names = None  # for "where"/"which one" questions: does each sentence name a place / an entity?
     if WHERE.search(question) or WHICH_ONE.search(question):
         where = bool(WHERE.search(question))
