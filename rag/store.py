@@ -172,15 +172,14 @@ def load_index(index_dir: Path, expected: Manifest | None = None) -> IndexData:
     """Load the live generation; typed errors for missing, corrupt or incompatible indexes.
 
     A writer keeps the previous generation, so a reader is only caught out by two writes
-    during one load; then the generation it read is gone and it loads the new one."""
-    for attempt in range(3):
-        gen = current_generation(index_dir)
-        try:
-            return _load_generation(index_dir, gen, expected)
-        except IndexCorrupt:
-            if attempt == 2 or current_generation(index_dir) == gen:
-                raise
-    raise AssertionError("unreachable")
+    during one load; then the generation it read is gone and it loads the new one once."""
+    gen = current_generation(index_dir)
+    try:
+        return _load_generation(index_dir, gen, expected)
+    except IndexCorrupt:
+        if current_generation(index_dir) == gen:
+            raise
+        return _load_generation(index_dir, current_generation(index_dir), expected)  # swapped mid-load
 
 
 def _load_generation(index_dir: Path, gen: Path | None, expected: Manifest | None) -> IndexData:
