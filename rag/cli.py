@@ -191,7 +191,6 @@ def cmd_chat(args) -> int:
 def cmd_web(args) -> int:
     """Start the Chainlit chat, ingesting the seeds first if there is no index yet."""
     import secrets
-    import subprocess
 
     from . import store
     from .pipeline import ingest
@@ -206,7 +205,8 @@ def cmd_web(args) -> int:
     app = Path(__file__).with_name("web.py")
     print(f"Web chat on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     cmd = [sys.executable, "-m", "chainlit", "run", str(app), "--headless", "--host", args.host, "--port", str(args.port)]
-    return subprocess.call(cmd, env=env)
+    sys.stdout.flush()
+    os.execve(sys.executable, cmd, env)  # become the server: a stop signal to `rag web` reaches it, no orphan
 
 
 def cmd_eval(args) -> int:
