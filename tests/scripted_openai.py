@@ -51,30 +51,27 @@ class ScriptedEndpoint:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
+    @staticmethod
+    def _send_json(h: BaseHTTPRequestHandler, status: int, data: dict) -> None:
+        payload = json.dumps(data, ensure_ascii=False).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(payload)))
+        h.end_headers()
+        h.wfile.write(payload)
+
     def respond(self, h: BaseHTTPRequestHandler, body: dict) -> None:
         if self.mode == "error":
-            payload = b'{"error": {"message": "model overloaded", "type": "server_error"}}'
-            h.send_response(500)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            h.wfile.write(payload)
-            return
+            return self._send_json(h, 500, {"error": {"message": "model overloaded", "type": "server_error"}})
         if self.mode == "slow":
             time.sleep(self.delay)
         prompt = "\n".join(m.get("content", "") for m in body.get("messages", []) if isinstance(m.get("content"), str))
         reply = self.reply(prompt) if callable(self.reply) else self.reply
         words = reply.split(" ")
         if not body.get("stream"):
-            payload = json.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": "scripted",
-                                  "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                                               "finish_reason": "stop"}]}).encode()
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            h.wfile.write(payload)
-            return
+            return self._send_json(h, 200, {"id": "c1", "object": "chat.completion", "created": 0, "model": "scripted",
+                                            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
+                                                         "finish_reason": "stop"}]})
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
         h.send_header("Connection", "close")
