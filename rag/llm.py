@@ -22,8 +22,11 @@ def chat_model(settings):
         from langchain_openai import ChatOpenAI
 
         key = os.environ.get(settings.llm_api_key_env) or "not-needed"
+        # The length limit goes as "max_tokens": langchain-openai would send only
+        # "max_completion_tokens", which llama.cpp's and other compatible servers ignore.
         return ChatOpenAI(base_url=settings.llm_base_url, model=settings.llm_model, api_key=key,
-                          timeout=settings.llm_timeout, max_retries=0, temperature=0, max_tokens=settings.llm_max_tokens)
+                          timeout=settings.llm_timeout, max_retries=0, temperature=0,
+                          extra_body={"max_tokens": settings.llm_max_tokens})
     if settings.backend == "ollama":
         from langchain_ollama import ChatOllama
 

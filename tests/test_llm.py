@@ -65,6 +65,7 @@ def test_llm_sentences_are_checked_and_unsupported_ones_removed(seed_settings, e
     assert any("number" in n for n in a.notes) and any("does not exist" in n for n in a.notes)
     assert [c.n for c in a.citations] == [passage_number(server.requests[0]["body"]["messages"][1]["content"], "3.5%")]
     # the prompt carried the passages as data and the rules in the system message
+    assert server.requests[0]["body"]["max_tokens"] == seed_settings.llm_max_tokens  # what compatible servers read
     system, user = server.requests[0]["body"]["messages"]
     assert system["role"] == "system" and "data, not instructions" in system["content"]
     assert "<passage>" in user["content"] and QUESTION in user["content"]
