@@ -7,6 +7,7 @@ exit 2; nothing the user did wrong prints a stack trace.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -90,6 +91,13 @@ def cmd_bench(args) -> int:
     if args.what == "perf":
         result = perf.run(settings, korquad, small=args.small)
         print(perf.format_table(result))
+    elif args.what == "web":
+        from . import webload
+
+        with contextlib.ExitStack() as stack:
+            url, pid = (args.url, None) if args.url else stack.enter_context(webload.serve(settings.index_dir))
+            result = webload.run(url, args.chats, args.seconds, pid)
+        print(webload.format_result(result))
     else:
         result = run_retrieval(settings, korquad, args.articles, baseline=not args.no_baseline)
         print(format_table(result))
@@ -309,8 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_web)
 
     p = common(sub.add_parser("bench", help="benchmarks: retrieval quality or stage-by-stage performance"))
-    p.add_argument("what", choices=["retrieval", "perf"])
+    p.add_argument("what", choices=["retrieval", "perf", "web"])
     p.add_argument("--small", action="store_true", help="perf: the small CI sample")
+    p.add_argument("--url", help="web: a running chat to load (default: start `rag web` on --index)")
+    p.add_argument("--chats", type=int, default=10, help="web: concurrent chats")
+    p.add_argument("--seconds", type=float, default=60, help="web: how long every chat keeps asking")
     p.add_argument("--korquad", help="path to KorQuAD_v1.0_dev.json (default: ../shared/benchmarks/korquad/)")
     p.add_argument("--articles", type=int, help="only the first N KorQuAD articles (a quick sample)")
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")

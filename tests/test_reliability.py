@@ -1,6 +1,6 @@
 """Reliability: hostile files, crashes, corruption, a full disk, concurrent writers and
 readers, odd questions; property-based checks of the cleaner and the citation parser.
-The long crash loop and the web load run as commands (scripts/crash_loop.py, scripts/load_web.py)."""
+The long crash loop and the web load run as commands (scripts/crash_loop.py, `rag bench web`)."""
 
 import json
 import os
@@ -245,3 +245,18 @@ def test_crash_loop_sample():
     assert stats["iterations"] == 3 and stats["mixed_or_unloadable"] == 0
     assert stats["as_before"] + stats["as_after"] == 3
     assert stats["final_ingest_complete"] and not stats["temp_dirs_left"]
+
+
+def test_concurrent_chats_over_the_socket_are_all_answered(seed_settings):
+    """CI sample of `rag bench web`: 8 chats at once on the real server, each asking in a loop
+    for 20 s over Chainlit's own socket protocol; every reply is a cited answer or an
+    abstention, none is an error, none is lost. (The 50-chat, minutes-long run is the command.)"""
+    from rag import webload
+
+    with webload.serve(seed_settings.index_dir) as (url, pid):
+        result = webload.run(url, chats=8, seconds=20, pid=pid, timeout=120)
+    assert result["failed"] == 0, result["errors"]
+    assert result["answered"] >= 8
+    for question, output in result["sample_answers"].items():
+        assert "[1]" in output or "찾을 수 없습니다" in output or "do not answer" in output, (question, output)
+    assert result["server_rss_mb"]["end"] > 0
