@@ -109,7 +109,17 @@ def ingest_and_queries(settings: Settings, korquad: Path, articles: int, queries
     out["query_latency_ms"] = {"queries": len(qs), "search": latency(s_ms), "ask": latency(a_ms),
                                "langchain_similarity_search": latency(lc_ms)}
     out["cold_ask"] = cold_ask(settings, qs[0])
+    out["web"] = web_latency(settings, qs, 10 if len(qs) <= 20 else 30, log)
     return out
+
+
+def web_latency(settings: Settings, questions: list[str], seconds: float, log) -> dict:
+    """The web chat over this index: first streamed token and whole answer, 1 user and 10 at once."""
+    from . import webload
+
+    with webload.serve(settings.index_dir, log) as (url, pid):
+        return {f"{chats}_users": webload.run(url, chats, seconds, pid, log=log, questions=questions)
+                for chats in (1, 10)}
 
 
 def _langchain_ingest(files, embedder):
@@ -146,16 +156,23 @@ def cold_ask(settings: Settings, question: str) -> dict:
     return {"seconds": round(total, 2), "import_ms": imports}
 
 
-def memory_bandwidth_gbs(size_mb: int = 512) -> float:
-    """Read bandwidth of this machine: summing a large float32 array (best of 3)."""
+def memory_bandwidth_gbs(size_mb: int = 1024) -> float:
+    """Read bandwidth of this machine: every core sums its share of a large float32 array
+    (best of 3). One core alone cannot saturate memory, so one thread would understate it."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     a = np.ones(size_mb * 2**20 // 4, dtype=np.float32)
-    best = min(_timed(a.sum)[1] for _ in range(3))
+    parts = np.array_split(a, os.cpu_count() or 1)
+    with ThreadPoolExecutor(len(parts)) as pool:  # numpy releases the GIL while it sums
+        best = min(_timed(lambda: list(pool.map(np.sum, parts)))[1] for _ in range(3))
     return round(a.nbytes / best / 1e9, 2)
 
 
 def vector_scale(n: int, dim: int = 384, queries: int = 50, seed: int = 0) -> dict:
-    """Exact (flat) vs HNSW on ``n`` clustered synthetic unit vectors: latency, recall@10, bytes/vector."""
-    import faiss
+    """Exact vs HNSW, both built by the store's own ``FaissIndex.build``, on ``n`` clustered
+    synthetic unit vectors: latency, recall@10 against exact, bytes per vector."""
+    from .store import FaissIndex
 
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((max(16, n // 1000), dim)).astype(np.float32)
@@ -163,25 +180,23 @@ def vector_scale(n: int, dim: int = 384, queries: int = 50, seed: int = 0) -> di
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     q = x[rng.integers(0, n, queries)] + 0.3 * rng.standard_normal((queries, dim)).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    flat = faiss.IndexFlatIP(dim)
-    flat.add(x)
+    flat = FaissIndex.build(x, dim)
     exact_ms, truth = [], []
     for v in q:
-        (_, ids), s = _timed(flat.search, v[None], 10)
+        (ids, _), s = _timed(flat.search, v, 10)
         exact_ms.append(s * 1000)
-        truth.append(set(ids[0]))
+        truth.append(set(ids))
+    del flat
     bandwidth = memory_bandwidth_gbs()
     bound_ms = n * dim * 4 / (bandwidth * 1e9) * 1000
-    hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = 80
-    _, build_s = _timed(hnsw.add, x)
+    hnsw, build_s = _timed(FaissIndex.build, x, dim, 1)
     for ef in (64, 128, 256, 512, 1024):  # the smallest search depth that reaches 0.95 recall@10
-        hnsw.hnsw.efSearch = ef
+        hnsw.index.hnsw.efSearch = ef
         approx_ms, recall = [], 0.0
         for v, t in zip(q, truth):
-            (_, ids), s = _timed(hnsw.search, v[None], 10)
+            (ids, _), s = _timed(hnsw.search, v, 10)
             approx_ms.append(s * 1000)
-            recall += len(t & set(ids[0])) / 10
+            recall += len(t & set(ids)) / 10
         if recall / len(q) >= 0.95:
             break
     exact, approx = latency(exact_ms), latency(approx_ms)
@@ -223,6 +238,10 @@ def format_table(r: dict) -> str:
         f"Cold `rag ask`: {p['cold_ask']['seconds']} s; imports (ms): "
         + ", ".join(f"{k} {v}" for k, v in p["cold_ask"]["import_ms"].items()),
     ]
+    for users, w in p.get("web", {}).items():
+        lines.append(f"Web chat, {users.replace('_', ' ')}: first token p50 {w['first_token_ms']['p50']} ms / p95 "
+                     f"{w['first_token_ms']['p95']}; whole answer p50 {w['answer_ms']['p50']} / p95 {w['answer_ms']['p95']} "
+                     f"({w['answered']} answered, {w['failed']} failed)")
     for v in r["vector_scale"]:
         lines.append(f"{v['vectors']:,} vectors: exact p50 {v['exact']['p50_ms']} ms vs bandwidth bound "
                      f"{v['bandwidth_bound_ms']} ms ({v['exact_vs_bound']}×, {v['memory_bandwidth_gbs']} GB/s); "

@@ -136,7 +136,8 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
         vectors = np.vstack([v for v, _ in rows]).astype(np.float32) if rows else np.zeros((0, dim), dtype=np.float32)
         tokens = [t for _, t in rows]
         manifest = expected_manifest(settings, dim, {k: a.content_hash for k, a in articles.items()})
-        store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors)
+        store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors,
+                          settings.hnsw_from, settings.hnsw_ef_search)
         _open_index.cache_clear()
         report.articles, report.chunks, report.chunks_embedded = len(articles), len(chunks), len(to_embed)
     report.seconds = time.time() - started

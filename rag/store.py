@@ -43,19 +43,31 @@ class VectorIndex(Protocol):
 
 
 class FaissIndex:
-    """Exact inner-product search (vectors are normalised, so this is cosine)."""
+    """Inner-product search (vectors are normalised, so this is cosine): exact, or HNSW for
+    large indexes, where exact search costs a full scan of every vector per query."""
 
     def __init__(self, index):
         self.index = index
 
     @classmethod
-    def build(cls, vectors: np.ndarray, dim: int) -> "FaissIndex":
+    def build(cls, vectors: np.ndarray, dim: int, hnsw_from: int = 0, ef_search: int = 512) -> "FaissIndex":
+        """Exact below ``hnsw_from`` vectors (0: always exact); HNSW (M=32) from there on,
+        searching ``ef_search`` deep (saved with the index)."""
         import faiss
 
-        index = faiss.IndexFlatIP(dim)
+        if hnsw_from and len(vectors) >= hnsw_from:
+            index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = ef_search
+        else:
+            index = faiss.IndexFlatIP(dim)
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(index)
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if hasattr(self.index, "hnsw") else "exact"
 
     @classmethod
     def load(cls, path: Path) -> "FaissIndex":
@@ -78,7 +90,9 @@ class FaissIndex:
         if rows is not None:
             if len(rows) == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64)))
+            sel = faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64))
+            params = (faiss.SearchParametersHNSW(sel=sel, efSearch=self.index.hnsw.efSearch) if self.kind == "hnsw"
+                      else faiss.SearchParameters(sel=sel))
         scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), min(k, n), params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
@@ -214,8 +228,9 @@ def _load_generation(index_dir: Path, gen: Path | None, expected: Manifest | Non
 
 
 def write_index(index_dir: Path, manifest: Manifest, articles: list[Article], chunks: list[Chunk],
-                tokens: list[list[str]], vectors: np.ndarray) -> Path:
-    """Write a new generation and make it live atomically; older generations but one are removed."""
+                tokens: list[list[str]], vectors: np.ndarray, hnsw_from: int = 0, ef_search: int = 512) -> Path:
+    """Write a new generation and make it live atomically; older generations but one are removed.
+    ``hnsw_from``/``ef_search``: when the vectors get an approximate index (``FaissIndex.build``)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = current_generation(index_dir)
     number = int(previous.name.split("-")[1]) + 1 if previous else 1
@@ -226,7 +241,7 @@ def write_index(index_dir: Path, manifest: Manifest, articles: list[Article], ch
         tmp.mkdir()
         _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
         _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "keywords": t} for c, t in zip(chunks, tokens)))
-        FaissIndex.build(vectors, manifest.dim).save(tmp / "vectors.faiss")
+        FaissIndex.build(vectors, manifest.dim, hnsw_from, ef_search).save(tmp / "vectors.faiss")
         (tmp / "keywords").mkdir()
         KeywordIndex.build(tokens).save(tmp / "keywords")
         with open(tmp / "manifest.json", "w", encoding="utf-8") as f:

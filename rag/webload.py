@@ -98,14 +98,14 @@ async def _chat(url: str, questions: list[str], deadline: float, timeout: float,
         await client.disconnect()
 
 
-async def _load(url, chats, seconds, timeout, pid, log) -> dict:
+async def _load(url, chats, seconds, timeout, pid, log, questions) -> dict:
     results: list[dict] = []
     errors: list[str] = []
     memory: list[float] = []
     log("Warm-up question …")
-    await _chat(url, QUESTIONS[:1], time.time() + 1, 300, [], errors)
+    await _chat(url, questions[:1], time.time() + 1, 300, [], errors)
     deadline = time.time() + seconds
-    tasks = [asyncio.create_task(_chat(url, QUESTIONS, deadline, timeout, results, errors)) for _ in range(chats)]
+    tasks = [asyncio.create_task(_chat(url, questions, deadline, timeout, results, errors)) for _ in range(chats)]
     started = time.time()
     while not all(t.done() for t in tasks):
         if pid:
@@ -122,9 +122,9 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run(url: str, chats: int, seconds: float, pid: int | None = None, timeout: float = 120.0,
-        log=lambda *a: print(*a, file=sys.stderr, flush=True)) -> dict:
+        log=lambda *a: print(*a, file=sys.stderr, flush=True), questions: list[str] = QUESTIONS) -> dict:
     """``chats`` concurrent chats for ``seconds``: answered/failed counts, latency, server memory."""
-    raw = asyncio.run(_load(url, chats, seconds, timeout, pid, log))
+    raw = asyncio.run(_load(url, chats, seconds, timeout, pid, log, questions))
     first = [r["first_token_ms"] for r in raw["results"]]
     whole = [r["answer_ms"] for r in raw["results"]]
     memory = raw["memory"]
