@@ -138,6 +138,16 @@ def date_basis(cited: list[Citation], lang: str) -> str:
     return "(based on articles from " + ", ".join(f"{names[int(m[5:7]) - 1]} {m[:4]}" for m in months) + ")"
 
 
+def worth_scoring(sentence: str) -> bool:
+    """A sentence that could answer: 8+ word characters, and not one that addresses the model."""
+    return len(re.findall(r"\w", sentence)) >= 8 and not looks_like_instruction(sentence)
+
+
+def answer_sentences(text: str) -> list[str]:
+    """The sentences of an article the composer may score (embedded at ingest, see pipeline)."""
+    return [s.text for s in split_sentences(text) if worth_scoring(s.text)]
+
+
 def _question_terms(question: str) -> set[str]:
     return {t for t in keyword_tokens([question])[0] if t not in QUESTION_WORDS}
 
@@ -154,8 +164,7 @@ def score_sentences(question: str, passages: list[Passage], embedder, chunks: in
     for i, p in enumerate(passages):
         mine = [(a, b) for _, j, a, b in spans if j == i]
         for s in split_sentences(p.text, p.start):
-            if (any(s.start < b and a < s.end for a, b in mine) and len(re.findall(r"\w", s.text)) >= 8
-                    and not looks_like_instruction(s.text)):
+            if any(s.start < b and a < s.end for a, b in mine) and worth_scoring(s.text):
                 candidates.append((i, s))
     if not candidates:
         return []

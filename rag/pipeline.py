@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
+from .answer import answer_sentences
 from .chunking import CHUNKER_VERSION, Chunk, chunk_article
 from .errors import BadInput, IndexMissing, RagError
 from .ingest import CLEANER_VERSION, Article, find_article_files, read_article
@@ -36,13 +37,14 @@ class IngestReport:
     articles: int = 0
     chunks: int = 0
     chunks_embedded: int = 0
+    sentences_embedded: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
         lines = [
             f"Indexed {self.articles} articles in {self.chunks} chunks ({self.seconds:.1f} s).",
             f"  new {len(self.added)}, changed {len(self.changed)}, unchanged {len(self.unchanged)}, "
-            f"removed {len(self.removed)}; {self.chunks_embedded} chunks embedded.",
+            f"removed {len(self.removed)}; {self.chunks_embedded} chunks and {self.sentences_embedded} answer sentences embedded.",
         ]
         if self.skipped:
             lines.append(f"  skipped {len(self.skipped)}:")
@@ -63,7 +65,7 @@ def expected_manifest(settings: Settings, dim: int = 0, articles: dict | None = 
 def _progress_bar(total: int, desc: str, quiet: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=quiet or total < 64 or None)
+    return tqdm(total=total, desc=desc, unit="text", file=sys.stderr, disable=quiet or total < 64 or None)
 
 
 def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: bool = False) -> IngestReport:
@@ -120,26 +122,38 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
             new_chunks += chunk_article(article.key, article.content_hash, article.text,
                                         settings.chunk_tokens, settings.chunk_overlap_tokens)
 
-        # Vector and keyword tokens by chunk text: what is indexed already is reused, the rest embedded.
+        # Vectors by text: what the old index has is reused, the rest embedded in one pass; the
+        # answer sentences too, so that answering looks their vectors up (see SentenceTable).
+        old_sentences = old.sentences if old else store.SentenceTable([], np.zeros((0, 0)))
         known = {}
         if old:
             old_vectors = old.vectors.vectors()
             known = {_text_key(c.text): (old_vectors[i], old.tokens[i]) for i, c in enumerate(old.chunks)}
-        to_embed = [c for c in new_chunks if _text_key(c.text) not in known]
-        texts = [c.text for c in to_embed]
-        for c, vector, tokens in zip(to_embed, _embed(to_embed, settings, quiet), keyword_tokens(texts)):
-            known[_text_key(c.text)] = (vector, tokens)
+        chunk_text = {_text_key(c.text): c.text for c in new_chunks if _text_key(c.text) not in known}
+        sentence_text = {_text_key(t): t for a in articles.values() for t in answer_sentences(a.text)}
+        new_sentences = {k: t for k, t in sentence_text.items()
+                         if k not in old_sentences.row and k not in known and k not in chunk_text}
+        embedded = dict(zip([*chunk_text, *new_sentences], _embed(
+            [*chunk_text.values(), *new_sentences.values()], settings, quiet,
+            f"{len(chunk_text)} chunks and {len(new_sentences)} answer sentences")))
+        for (key, text), tokens in zip(chunk_text.items(), keyword_tokens(list(chunk_text.values()))):
+            known[key] = (embedded[key], tokens)
 
         chunks = [old.chunks[i] for i in kept_rows] + new_chunks
         rows = [known[_text_key(c.text)] for c in chunks]
         dim = len(rows[0][0]) if rows else 384
         vectors = np.vstack([v for v, _ in rows]).astype(np.float32) if rows else np.zeros((0, dim), dtype=np.float32)
         tokens = [t for _, t in rows]
+        sentence_vectors = [embedded[k] if k in embedded else known[k][0] if k in known else old_sentences.get(k)
+                            for k in sentence_text]
+        sentences = store.SentenceTable(list(sentence_text), np.vstack(sentence_vectors).astype(np.float32)
+                                        if sentence_vectors else np.zeros((0, dim), dtype=np.float32))
         manifest = expected_manifest(settings, dim, {k: a.content_hash for k, a in articles.items()})
-        store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors,
+        store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors, sentences,
                           settings.hnsw_from, settings.hnsw_ef_search)
         _open_index.cache_clear()
-        report.articles, report.chunks, report.chunks_embedded = len(articles), len(chunks), len(to_embed)
+        report.articles, report.chunks, report.chunks_embedded = len(articles), len(chunks), len(chunk_text)
+        report.sentences_embedded = len(new_sentences)
     report.seconds = time.time() - started
     return report
 
@@ -148,22 +162,22 @@ def _text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def _embed(chunks: list[Chunk], settings: Settings, quiet: bool) -> np.ndarray:
+def _embed(texts: list[str], settings: Settings, quiet: bool, what: str) -> np.ndarray:
     from .embeddings import get_embedder
 
-    if not chunks:
+    if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     embedder = get_embedder(settings)
     if not quiet:
-        print(f"Embedding {len(chunks)} chunks …", file=sys.stderr, flush=True)
-    with _progress_bar(len(chunks), "Embedding", quiet) as bar:
+        print(f"Embedding {what} …", file=sys.stderr, flush=True)
+    with _progress_bar(len(texts), "Embedding", quiet) as bar:
         done = [0]
 
         def step(n):
             bar.update(n - done[0])
             done[0] = n
 
-        return embedder.embed_passages([c.text for c in chunks], progress=step)
+        return embedder.embed_passages(texts, progress=step)
 
 
 @functools.lru_cache(maxsize=4)
@@ -186,6 +200,23 @@ def search(query: str, settings: Settings, k: int | None = None, filters=None, m
 
     index = open_index(settings)
     return retrieve(index, get_embedder(settings), query, settings, k=k, filters=filters, mode=mode)
+
+
+class IndexedSentences:
+    """The embedder, except that sentences embedded at ingest are looked up in the index:
+    the composer then runs the model only on the question (ask p50 190 → see README)."""
+
+    def __init__(self, embedder, index: store.IndexData):
+        self.embedder, self.table = embedder, index.sentences
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embedder.embed_query(text)
+
+    def embed_passages(self, texts: list[str], progress=None) -> np.ndarray:
+        found = [self.table.get(_text_key(t)) for t in texts]
+        missing = [t for t, v in zip(texts, found) if v is None]
+        fresh = iter(self.embedder.embed_passages(missing) if missing else ())
+        return np.vstack([v if v is not None else next(fresh) for v in found]) if texts else self.embedder.embed_passages([])
 
 
 FOLLOW_UP = re.compile(r"^(그럼|그러면|그게|그곳|그\s|이건|이거|저건|또|그리고|and |then |what about|how about)"
@@ -233,7 +264,7 @@ def ask(question: str, settings: Settings, history: list[tuple[str, str]] | None
     timings["retrieve_ms"] = round((time.perf_counter() - t) * 1000, 1)
     t = time.perf_counter()
     lang = language_of(question)
-    extractive = compose(standalone, passages, settings, embedder)
+    extractive = compose(standalone, passages, settings, IndexedSentences(embedder, index))
     answer, notes = extractive, []
     if not extractive.abstained:  # the same checker every backend's answer goes through
         failed = [c for c in cite.check(extractive.answer, [p.text for p in extractive.passages]) if not c.supported]

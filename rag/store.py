@@ -3,7 +3,8 @@
 Layout under the index folder::
 
     CURRENT            names the live generation, e.g. "gen-000003"
-    gen-000003/        manifest.json, articles.jsonl, chunks.jsonl, vectors.faiss, keywords/
+    gen-000003/        manifest.json, articles.jsonl, chunks.jsonl, vectors.faiss, keywords/,
+                       sentences.npy + sentences.json (answer sentences embedded at ingest)
     .lock              held by the one process writing
 
 A write builds a complete new generation folder, fsyncs it, then replaces ``CURRENT``
@@ -32,7 +33,7 @@ from .errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing, In
 from .ingest import Article
 from .keyword import KeywordIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the sentence table; format 1 still loads (without it)
 
 
 class VectorIndex(Protocol):
@@ -129,9 +130,39 @@ class IndexData:
     vectors: VectorIndex
     keywords: KeywordIndex
     generation: str = ""
+    sentences: "SentenceTable | None" = None
 
     def __post_init__(self):
         self.row_of = {c.id: i for i, c in enumerate(self.chunks)}
+        if self.sentences is None:
+            self.sentences = SentenceTable([], np.zeros((0, self.manifest.dim or 384), dtype=np.float32))
+
+
+class SentenceTable:
+    """Vectors of the articles' answer sentences, embedded at ingest and keyed by a hash of the
+    text, so answering a question looks them up instead of running the model on them."""
+
+    def __init__(self, keys: list[str], vectors: np.ndarray):
+        self.keys = keys
+        self.vectors = vectors
+        self.row = {k: i for i, k in enumerate(keys)}
+
+    def get(self, key: str) -> np.ndarray | None:
+        i = self.row.get(key)
+        return None if i is None else self.vectors[i]
+
+    def save(self, folder: Path) -> None:
+        with open(folder / "sentences.npy", "wb") as f:
+            np.save(f, np.ascontiguousarray(self.vectors, dtype=np.float32))
+        (folder / "sentences.json").write_text(json.dumps(self.keys), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "SentenceTable":
+        keys = json.loads((folder / "sentences.json").read_text(encoding="utf-8"))
+        vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+        if len(keys) != len(vectors):
+            raise ValueError(f"{len(keys)} sentence keys for {len(vectors)} vectors")
+        return cls(keys, vectors)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -169,7 +200,7 @@ def check_compatible(manifest: Manifest, expected: Manifest, where: Path) -> Non
     if manifest.format_version > FORMAT_VERSION:
         raise IndexIncompatible(f"index at {where} has format {manifest.format_version}, newer than this "
                                 f"version of rag understands ({FORMAT_VERSION})", "upgrade rag, or " + rebuild)
-    if manifest.format_version != expected.format_version:
+    if manifest.format_version not in (1, expected.format_version):
         raise IndexIncompatible(f"index at {where} has old format {manifest.format_version}", rebuild)
     if manifest.embedding_model != expected.embedding_model:
         raise IndexIncompatible(
@@ -218,17 +249,19 @@ def _load_generation(index_dir: Path, gen: Path | None, expected: Manifest | Non
         chunks = [Chunk(**r) for r in rows]
         vectors = FaissIndex.load(gen / "vectors.faiss")
         keywords = KeywordIndex.load(gen / "keywords")
+        sentences = SentenceTable.load(gen) if manifest.format_version >= 2 else None
     except Exception as e:  # any unreadable part means the same thing to the user
         raise IndexCorrupt(f"index at {index_dir} is damaged ({type(e).__name__}: {str(e)[:200]})",
                            f"rebuild it: rag ingest --rebuild --index {index_dir}") from None
     if vectors.index.ntotal != len(chunks) or keywords.bm25.scores["num_docs"] != max(len(chunks), 1):
         raise IndexCorrupt(f"index at {index_dir} is inconsistent ({vectors.index.ntotal} vectors, "
                            f"{len(chunks)} chunks)", f"rebuild it: rag ingest --rebuild --index {index_dir}")
-    return IndexData(manifest, articles, chunks, tokens, vectors, keywords, gen.name)
+    return IndexData(manifest, articles, chunks, tokens, vectors, keywords, gen.name, sentences)
 
 
 def write_index(index_dir: Path, manifest: Manifest, articles: list[Article], chunks: list[Chunk],
-                tokens: list[list[str]], vectors: np.ndarray, hnsw_from: int = 0, ef_search: int = 512) -> Path:
+                tokens: list[list[str]], vectors: np.ndarray, sentences: SentenceTable,
+                hnsw_from: int = 0, ef_search: int = 512) -> Path:
     """Write a new generation and make it live atomically; older generations but one are removed.
     ``hnsw_from``/``ef_search``: when the vectors get an approximate index (``FaissIndex.build``)."""
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -244,6 +277,7 @@ def write_index(index_dir: Path, manifest: Manifest, articles: list[Article], ch
         FaissIndex.build(vectors, manifest.dim, hnsw_from, ef_search).save(tmp / "vectors.faiss")
         (tmp / "keywords").mkdir()
         KeywordIndex.build(tokens).save(tmp / "keywords")
+        sentences.save(tmp)
         with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
             json.dump(asdict(manifest), f, ensure_ascii=False, indent=1)
             f.flush()

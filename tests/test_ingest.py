@@ -1,5 +1,6 @@
 """Ingestion on the real seeds and on bad input, with real index files under tmp_path."""
 
+import hashlib
 import json
 import os
 import signal
@@ -80,17 +81,19 @@ def test_repeated_seed_gives_no_duplicate_chunks(seed_settings):
 def test_incremental_reingest(corpus, tmp_path):
     settings = make_settings(tmp_path / "ix")
     first = ingest([corpus], settings, quiet=True)
-    assert len(first.added) == 4 and first.chunks_embedded == first.chunks > 0
+    assert len(first.added) == 4 and first.chunks_embedded == first.chunks > 0 and first.sentences_embedded > 100
     again = ingest([corpus], settings, quiet=True)
-    assert again.chunks_embedded == 0 and len(again.unchanged) == 4
+    assert again.chunks_embedded == 0 and again.sentences_embedded == 0 and len(again.unchanged) == 4
     # A changed article: re-chunked and replaced; only its new text is embedded.
     path = corpus / "002_c2bd60a9f3b022b5.txt"
     path.write_text(path.read_text(encoding="utf-8") + "\n추가된 문단: 양국은 2026년에 제58차 SCM을 워싱턴에서 열기로 했다.\n",
                     encoding="utf-8")
     changed = ingest([corpus], settings, quiet=True)
-    assert changed.changed == [path.name] and 0 < changed.chunks_embedded <= 3
+    assert changed.changed == [path.name] and 0 < changed.chunks_embedded <= 3 and changed.sentences_embedded <= 2
     index = load_index(Path(settings.index_dir))
     assert any("워싱턴에서" in c.text for c in index.chunks)
+    new = "추가된 문단: 양국은 2026년에 제58차 SCM을 워싱턴에서 열기로 했다."
+    assert index.sentences.get(hashlib.sha1(new.encode()).hexdigest()) is not None
     # A deleted article: its chunks are gone.
     (corpus / "003_6ef1ca8856d1c790.txt").unlink()
     removed = ingest([corpus], settings, quiet=True)

@@ -78,6 +78,7 @@ def test_more_hostile_files_are_skipped_or_read_and_nothing_is_lost(corpus, tmp_
 @pytest.mark.parametrize("damage, error", [
     ("manifest-garbage", IndexCorrupt), ("manifest-truncated", IndexCorrupt), ("chunks-truncated", IndexCorrupt),
     ("keywords-deleted", IndexCorrupt), ("future-version", IndexIncompatible), ("current-dangling", IndexCorrupt),
+    ("sentences-truncated", IndexCorrupt),
 ])
 def test_corrupted_index_says_how_to_rebuild_and_rebuild_recovers(corpus, tmp_path, damage, error):
     settings = make_settings(tmp_path / "ix")
@@ -95,6 +96,9 @@ def test_corrupted_index_says_how_to_rebuild_and_rebuild_recovers(corpus, tmp_pa
     elif damage == "future-version":
         m = json.loads((gen / "manifest.json").read_text())
         (gen / "manifest.json").write_text(json.dumps({**m, "format_version": 99, "sharding": {"shards": 4}}))
+    elif damage == "sentences-truncated":
+        data = (gen / "sentences.npy").read_bytes()
+        (gen / "sentences.npy").write_bytes(data[: len(data) // 2])
     elif damage == "current-dangling":
         (settings.index_dir / "CURRENT").write_text("gen-999999")
     with pytest.raises(error) as e:
