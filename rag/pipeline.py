@@ -150,7 +150,7 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
                                         if sentence_vectors else np.zeros((0, dim), dtype=np.float32))
         manifest = expected_manifest(settings, dim, {k: a.content_hash for k, a in articles.items()})
         store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors, sentences,
-                          settings.hnsw_from, settings.hnsw_ef_search)
+                          settings.ivf_from, settings.ivf_nprobe)
         _open_index.cache_clear()
         report.articles, report.chunks, report.chunks_embedded = len(articles), len(chunks), len(chunk_text)
         report.sentences_embedded = len(new_sentences)

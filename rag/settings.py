@@ -41,9 +41,9 @@ class Settings:
     chunk_tokens: int = _f(160, "Largest chunk, in cl100k_base tokens.")
     chunk_overlap_tokens: int = _f(40, "At most this many tokens of whole sentences repeated between chunks.")
     context_tokens: int = _f(400, "A retrieved chunk is returned with its neighbouring chunks up to this many tokens (0: the chunk alone).")
-    hnsw_from: int = _f(200_000, "Indexes of at least this many chunks use an approximate HNSW index instead of exact "
-                        "search (0: always exact); see README, Performance, for recall and speed.")
-    hnsw_ef_search: int = _f(512, "HNSW search depth: higher is more accurate and slower (recall@10 0.95+ measured at 512).")
+    ivf_from: int = _f(200_000, "Indexes of at least this many chunks use an approximate IVF index (about √n lists) "
+                       "instead of exact search (0: always exact); see README, Benchmarks, for recall and speed.")
+    ivf_nprobe: int = _f(64, "IVF lists scanned per query: higher is more accurate and slower.")
     top_k: int = _f(5, "Passages returned by search and given to the answer composer.")
     candidates: int = _f(80, "Candidates taken from each of the dense and keyword sides before fusion.")
     dense_weight: float = _f(0.5, "Weight of the dense (vector) score in fusion.")

@@ -69,17 +69,17 @@ def test_langchain_retriever(seed_settings):
     assert len(docs) == 2 and "헤그세스" in docs[0].page_content and docs[0].metadata["published"]
 
 
-def test_a_large_index_switches_to_hnsw_and_finds_the_same_passages(seed_settings, tmp_path):
-    """`hnsw_from` lowered to 1 so the seeds get the approximate index the 200,000-chunk default
+def test_a_large_index_switches_to_ivf_and_finds_the_same_passages(seed_settings, tmp_path):
+    """`ivf_from` lowered to 1 so the seeds get the approximate index the 200,000-chunk default
     gives an archive: written, loaded and searched (with a filter too) like the exact one."""
     from dataclasses import replace
 
     from conftest import SEEDS
     from rag.pipeline import ingest
 
-    approx = replace(seed_settings, index_dir=tmp_path / "hnsw", hnsw_from=1)
+    approx = replace(seed_settings, index_dir=tmp_path / "ivf", ivf_from=1)
     ingest([SEEDS], approx, quiet=True)
-    assert open_index(approx).vectors.kind == "hnsw" and open_index(seed_settings).vectors.kind == "exact"
+    assert open_index(approx).vectors.kind == "ivf" and open_index(seed_settings).vectors.kind == "exact"
     for query in ("전작권 전환 검증은 언제까지?", "반도체 공급망 협력", "한미일 연합훈련"):
         assert [h.text for h in search(query, approx)] == [h.text for h in search(query, seed_settings)]
     recent = search("반도체 협력", approx, filters=Filters(date_from="2025-01-01"))
