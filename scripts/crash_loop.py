@@ -3,8 +3,8 @@
     python scripts/crash_loop.py [--iterations 30] [--seed 1] [--json]
 
 Each round changes the corpus (adds, edits and deletes a few articles), starts an ingest
-as a real subprocess and kills it after a random delay (sometimes before it starts
-embedding, sometimes while it writes). After every kill the index must load and hold
+as a real subprocess and kills it after a random delay drawn over the whole length of such
+an ingest (start-up, embedding, writing, the swap, and sometimes just after it finished). After every kill the index must load and hold
 exactly the articles of the state before the round or of the state after it, never a
 mix; then the next ingest must finish the work. Prints what happened and a summary.
 """
@@ -17,6 +17,7 @@ import json
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,12 +80,16 @@ def run(iterations: int, seed: int = 1, work: Path | None = None, log=print) -> 
     def expected(state_dir: Path) -> dict[str, str]:
         return {p.name: read_article(p).content_hash for p in sorted(state_dir.glob("*.txt"))}
 
-    stats = {"iterations": 0, "as_before": 0, "as_after": 0, "mixed_or_unloadable": 0, "kill_after_s": []}
+    stats = {"iterations": 0, "as_before": 0, "as_after": 0, "mixed_or_unloadable": 0, "kill_after_s": [],
+             "full_ingest_s": []}
     before = expected(corpus)
     for i in range(iterations):
         _mutate(corpus, pool, rng)
         after = expected(corpus)
-        delay = rng.uniform(0.5, 12.0)
+        # Kill anywhere in a whole ingest of this size (start-up, embedding, writing, swapping),
+        # sometimes just after it finished: the span is how long the completing ingests took.
+        span = 1.1 * statistics.median(stats["full_ingest_s"]) if stats["full_ingest_s"] else 12.0
+        delay = rng.uniform(0.5, span)
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         finished = proc.poll() is not None
@@ -101,7 +106,9 @@ def run(iterations: int, seed: int = 1, work: Path | None = None, log=print) -> 
         stats["kill_after_s"].append(round(delay, 1))
         log(f"round {i + 1}/{iterations}: killed after {delay:.1f} s{' (had finished)' if finished else ''}: {verdict}")
         if verdict == "as_before":  # the next ingest must complete the interrupted work
+            started = time.time()
             subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+            stats["full_ingest_s"].append(round(time.time() - started, 1))
             if _indexed(index_dir) != after:
                 stats["mixed_or_unloadable"] += 1
                 log(f"round {i + 1}: the next ingest did not complete the work")
