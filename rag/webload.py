@@ -54,9 +54,9 @@ async def _chat(url: str, questions: list[str], deadline: float, timeout: float,
     client = socketio.AsyncClient(reconnection=False)
     state: dict = {}
 
-    @client.on("stream_token")
-    async def _token(data):
-        if "first_token" not in state and not data.get("isInput"):
+    @client.on("stream_start")  # carries the first token; later ones come as stream_token
+    async def _first_token(step):
+        if "first_token" not in state and step.get("type") == "assistant_message":
             state["first_token"] = time.perf_counter()
 
     @client.on("new_message")
