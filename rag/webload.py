@@ -139,18 +139,23 @@ def run(url: str, chats: int, seconds: float, pid: int | None = None, timeout: f
 
 
 @contextlib.contextmanager
-def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True)):
-    """A `rag web` server on a free local port for the duration; yields (url, pid)."""
+def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True), cwd: Path | None = None,
+          env: dict | None = None):
+    """A `rag web` server on a free local port for the duration (``env`` added to this process's
+    environment; its log in ``cwd``/server.log); yields (url, pid) once the page is served."""
     import socket
     import tempfile
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    workdir = Path(tempfile.mkdtemp(prefix="rag-webload-"))
+    workdir = Path(cwd or tempfile.mkdtemp(prefix="rag-webload-"))
     server_log = open(workdir / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "web", "--port", str(port), "--index", str(Path(index_dir).resolve())],
-                            cwd=workdir, stdout=server_log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    root = str(Path(__file__).resolve().parents[1])  # this rag, even when not installed
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "web", "--port", str(port), "--index", str(Path(index_dir).resolve())],
+        cwd=workdir, stdout=server_log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])), **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         log(f"Starting the web chat on {url} …")
@@ -168,7 +173,7 @@ def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True)
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
         server_log.close()

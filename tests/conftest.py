@@ -56,35 +56,3 @@ def run_cli(*args, cwd=ROOT, env=None, input=None, timeout=600):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "rag.cli", *args], cwd=cwd, env=full_env, input=input,
                           capture_output=True, text=True, timeout=timeout)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_web(cwd: Path, index_dir: Path, env: dict | None = None):
-    """`rag web` as a real subprocess; returns (process, url) once the page is served."""
-    import time
-    import urllib.request
-
-    port = free_port()
-    log = open(cwd / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "web", "--port", str(port), "--index", str(index_dir)],
-                            cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError((cwd / "server.log").read_text())

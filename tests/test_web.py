@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import start_web
+from rag import webload
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 from conftest import CHROMIUM_FLAGS as FLAGS
@@ -27,10 +27,8 @@ def server(tmp_path_factory):
     (corpus / "evil.txt").write_text(EVIL, encoding="utf-8")
     seed_settings = make_settings(cwd / "index")
     ingest([corpus], seed_settings, quiet=True)
-    proc, url = start_web(cwd, seed_settings.index_dir)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with webload.serve(seed_settings.index_dir, cwd=cwd) as (url, _):
+        yield url
 
 
 @pytest.fixture

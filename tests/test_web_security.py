@@ -12,7 +12,9 @@ from http.cookiejar import CookieJar
 
 import pytest
 
-from conftest import CHROMIUM_FLAGS, start_web
+from conftest import CHROMIUM_FLAGS
+
+from rag import webload
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -21,10 +23,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 @pytest.fixture(scope="module")
 def locked_server(tmp_path_factory, seed_settings):
     cwd = tmp_path_factory.mktemp("web-locked")
-    proc, url = start_web(cwd, seed_settings.index_dir, {"RAG_WEB_PASSWORD": PASSWORD})
-    yield proc, url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with webload.serve(seed_settings.index_dir, cwd=cwd, env={"RAG_WEB_PASSWORD": PASSWORD}) as (url, _):
+        yield url
 
 
 def _status(url: str, opener=None, data: bytes | None = None) -> tuple[int, str]:
@@ -36,7 +36,7 @@ def _status(url: str, opener=None, data: bytes | None = None) -> tuple[int, str]
 
 
 def test_listens_on_localhost_only(locked_server):
-    proc, url = locked_server
+    url = locked_server
     port = int(url.rsplit(":", 1)[1])
     listening = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -48,7 +48,7 @@ def test_listens_on_localhost_only(locked_server):
 
 
 def test_nothing_without_logging_in(locked_server):
-    _, url = locked_server
+    url = locked_server
     status, body = _status(url + "/auth/config")
     assert status == 200 and json.loads(body)["requireLogin"] is True
     for path in ("/user", "/project/settings?language=ko-KR"):
@@ -64,7 +64,7 @@ def test_nothing_without_logging_in(locked_server):
 
 
 def test_wrong_password_is_refused_and_right_one_logs_in(locked_server):
-    _, url = locked_server
+    url = locked_server
     form = lambda pw: urllib.parse.urlencode({"username": "editor", "password": pw}).encode()  # noqa: E731
     status, _ = _status(url + "/login", data=form("guess"))
     assert status == 401
@@ -79,7 +79,7 @@ def test_wrong_password_is_refused_and_right_one_logs_in(locked_server):
 @pytest.mark.parametrize("path", ["/public/../../../../etc/passwd", "/public/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
                                   "/public/..%2F..%2F..%2F..%2Fetc%2Fpasswd", "/assets/..%2F..%2F..%2Fetc%2Fpasswd"])
 def test_no_file_outside_the_public_folder(locked_server, path):
-    _, url = locked_server
+    url = locked_server
     status, body = _status(url + path)
     assert "root:x:0:0" not in body and "RAG_WEB_PASSWORD" not in body
 
@@ -88,7 +88,7 @@ def test_no_file_outside_the_public_folder(locked_server, path):
 def test_browser_sees_a_login_form_then_the_chat(locked_server):
     from playwright.sync_api import sync_playwright
 
-    _, url = locked_server
+    url = locked_server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page()
