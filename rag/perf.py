@@ -223,6 +223,8 @@ def run(settings: Settings, korquad: Path, small: bool = False, log=lambda *a: p
 
 
 def format_table(r: dict) -> str:
+    from . import webload
+
     e, p = r["embedding"], r["pipeline"]
     q = p["query_latency_ms"]
     lines = [
@@ -242,9 +244,7 @@ def format_table(r: dict) -> str:
         + ", ".join(f"{k} {v}" for k, v in p["cold_ask"]["import_ms"].items()),
     ]
     for users, w in p.get("web", {}).items():
-        lines.append(f"Web chat, {users.replace('_', ' ')}: first token p50 {w['first_token_ms']['p50']} ms / p95 "
-                     f"{w['first_token_ms']['p95']}; whole answer p50 {w['answer_ms']['p50']} / p95 {w['answer_ms']['p95']} "
-                     f"({w['answered']} answered, {w['failed']} failed)")
+        lines.append(f"Web chat, {users.replace('_', ' ')}: " + webload.format_result(w))
     for v in r["vector_scale"]:
         lines.append(f"{v['vectors']:,} vectors: exact p50 {v['exact']['p50_ms']} ms vs bandwidth bound "
                      f"{v['bandwidth_bound_ms']} ms ({v['exact_vs_bound']}×, {v['memory_bandwidth_gbs']} GB/s); "

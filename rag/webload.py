@@ -24,6 +24,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .benchmarks import latency
+
 QUESTIONS = [
     "한미는 한국 국방비를 GDP 대비 몇 퍼센트로 확대하는 데 공감했나?",
     "미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?",
@@ -116,11 +118,6 @@ async def _load(url, chats, seconds, timeout, pid, log, questions) -> dict:
     return {"results": results, "errors": errors, "memory": memory, "seconds": time.time() - started}
 
 
-def _percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else float("nan")
-
-
 def run(url: str, chats: int, seconds: float, pid: int | None = None, timeout: float = 120.0,
         log=lambda *a: print(*a, file=sys.stderr, flush=True), questions: list[str] = QUESTIONS) -> dict:
     """``chats`` concurrent chats for ``seconds``: answered/failed counts, latency, server memory."""
@@ -132,8 +129,7 @@ def run(url: str, chats: int, seconds: float, pid: int | None = None, timeout: f
         "chats": chats, "seconds": round(raw["seconds"], 1), "answered": len(whole), "failed": len(raw["errors"]),
         "errors": raw["errors"][:20],
         "sample_answers": {r["question"]: r["output"][:300] for r in raw["results"]},
-        "first_token_ms": {"p50": _percentile(first, 0.5), "p95": _percentile(first, 0.95)},
-        "answer_ms": {"p50": _percentile(whole, 0.5), "p95": _percentile(whole, 0.95)},
+        "first_token_ms": latency(first), "answer_ms": latency(whole),
         "server_rss_mb": {"start": memory[0], "max": max(memory), "end": memory[-1]} if memory else {},
     }
 
@@ -182,6 +178,6 @@ def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True)
 def format_result(r: dict) -> str:
     mem = r["server_rss_mb"]
     return (f"{r['chats']} concurrent chats for {r['seconds']:.0f} s: {r['answered']} answered, {r['failed']} failed; "
-            f"first token p50 {r['first_token_ms']['p50']} ms / p95 {r['first_token_ms']['p95']}; "
-            f"whole answer p50 {r['answer_ms']['p50']} ms / p95 {r['answer_ms']['p95']}"
+            f"first token p50 {r['first_token_ms'].get('p50_ms')} ms / p95 {r['first_token_ms'].get('p95_ms')}; "
+            f"whole answer p50 {r['answer_ms'].get('p50_ms')} ms / p95 {r['answer_ms'].get('p95_ms')}"
             + (f"; server RSS {mem['start']:.0f} → max {mem['max']:.0f} → end {mem['end']:.0f} MB" if mem else ""))
