@@ -3,7 +3,9 @@
 Extractive: every sentence of the top ranked chunks is scored against the question (e5
 cosine of question and sentence, plus the share of the question's content morphemes it
 contains, with a penalty when the sentence lacks the kind of fact asked for: a date, a
-number with the asked unit, a place, a name, an acronym; or names another ordinal). The best sentences, quoted verbatim and cited, make the answer; when
+number with the asked unit, a place, a name, an acronym; or names another ordinal).
+Sentence vectors come from the index (embedded at ingest). The best sentences, quoted
+verbatim and cited, make the answer; when
 the best score is under ``abstain_threshold`` it abstains and offers the passages as
 related reading. An English question gets an English frame around the Korean evidence.
 
