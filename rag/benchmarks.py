@@ -127,7 +127,7 @@ def run_retrieval(settings: Settings, korquad: Path, articles: int | None = None
         q["dense"], q["bm25"] = all_vectors @ qv, kw
 
     def window_text(row):
-        start, end = context_window(index, int(row), settings.context_tokens)
+        start, end = context_window(*index.neighbours(int(row)), settings.context_tokens)
         return index.articles[index.chunks[row].article_key].text[start:end]
 
     def ranked(qs, scorer):

@@ -21,7 +21,9 @@ from .settings import load_settings
 
 def _settings(args, **extra):
     overrides = {"index_dir": getattr(args, "index", None), "top_k": getattr(args, "k", None),
-                 "backend": getattr(args, "backend", None), **extra}
+                 "backend": getattr(args, "backend", None), "store": getattr(args, "store", None),
+                 "store_url": getattr(args, "store_url", None), "store_collection": getattr(args, "collection", None),
+                 **extra}
     return load_settings(overrides)
 
 
@@ -202,14 +204,14 @@ def cmd_web(args) -> int:
     """Start the Chainlit chat, ingesting the seeds first if there is no index yet."""
     import secrets
 
-    from . import store
-    from .pipeline import ingest
+    from .pipeline import has_index, ingest
 
     settings = _settings(args)
-    if store.current_generation(Path(settings.index_dir)) is None:
-        print(f"No index at {settings.index_dir}; ingesting {settings.seeds_dir} first …", file=sys.stderr)
+    if not has_index(settings):
+        print(f"No index yet; ingesting {settings.seeds_dir} first …", file=sys.stderr)
         print(ingest([Path(settings.seeds_dir)], settings).summary(), file=sys.stderr)
-    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir)}
+    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_STORE": settings.store,
+           "RAG_STORE_URL": settings.store_url, "RAG_STORE_COLLECTION": settings.store_collection}
     if env.get("RAG_WEB_PASSWORD") and not env.get("CHAINLIT_AUTH_SECRET"):
         env["CHAINLIT_AUTH_SECRET"] = secrets.token_urlsafe(32)
     app = Path(__file__).with_name("web.py")
@@ -252,6 +254,19 @@ def cmd_eval(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_index(args) -> int:
+    """``rag index migrate --to URL``: copy the index to another store without re-embedding."""
+    from .pipeline import migrate, store_settings
+
+    settings = _settings(args)
+    target = store_settings(settings, args.to, args.to_collection)
+    print(f"Copying the index to {args.to} …", file=sys.stderr, flush=True)
+    t = time.time()
+    chunks = migrate(settings, target)
+    print(f"Copied {chunks} chunks with their vectors, keyword tokens and answer sentences in {time.time() - t:.1f} s.")
+    return 0
+
+
 def cmd_settings(args) -> int:
     settings = _settings(args)
     for name, value, help in settings.describe():
@@ -266,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p):
         p.add_argument("--index", help="index folder (default: vectorstore/, env RAG_INDEX_DIR)")
+        p.add_argument("--store", choices=["faiss", "pgvector"], help="where the index lives (default faiss, env RAG_STORE)")
+        p.add_argument("--store-url", help="server store URL, e.g. postgresql://user@host/db (env RAG_STORE_URL)")
+        p.add_argument("--collection", help="index name inside the server store (default rag)")
         return p
 
     def filters(p):
@@ -329,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
     p.add_argument("--out", help="write the full result as JSON here")
     p.set_defaults(func=cmd_bench)
+
+    p = common(sub.add_parser("index", help="manage the index: migrate it to another store"))
+    p.add_argument("action", choices=["migrate"])
+    p.add_argument("--to", required=True, help="postgresql://… URL, or a folder for FAISS files")
+    p.add_argument("--to-collection", help="index name in the target server store (default: the same)")
+    p.set_defaults(func=cmd_index)
 
     p = common(sub.add_parser("settings", help="list every setting, its value and meaning"))
     p.set_defaults(func=cmd_settings)

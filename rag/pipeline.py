@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import hashlib
 import re
 import sys
 import time
@@ -77,16 +77,9 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
     is skipped with its reason and keeps whatever version the index already had."""
     started = time.time()
     report = IngestReport()
-    index_dir = Path(settings.index_dir)
-    with store.write_lock(index_dir):
-        old = None
-        if not rebuild:
-            try:
-                old = store.load_index(index_dir, expected_manifest(settings))
-            except IndexMissing:
-                old = None
+    with _writing(settings, rebuild) as (old, apply):
         files, report.skipped = find_article_files(paths)
-        articles: dict[str, Article] = dict(old.articles) if old else {}
+        catalog = old.catalog() if old else {}  # article key -> (content hash, source)
         fresh: list[Article] = []
         seen: set[str] = set()
         for path in files:
@@ -97,69 +90,124 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
             except BadInput as e:
                 report.skipped.append((str(path), e.message.split(": ", 1)[-1] + (f" ({e.hint})" if e.hint else "")))
                 continue
-            previous = articles.get(key)
-            if previous and previous.content_hash == article.content_hash:
+            previous = catalog.get(key)
+            if previous and previous[0] == article.content_hash:
                 report.unchanged.append(article.source)
                 continue
             (report.changed if previous else report.added).append(article.source)
-            articles[key] = article
             fresh.append(article)
         roots = [p.resolve() for p in paths if p.is_dir()]
-        for key in list(articles):
-            gone = not Path(key).exists() and key not in seen
-            if gone and any(Path(key).is_relative_to(r) for r in roots):
-                report.removed.append(articles.pop(key).source)
-
-        if old is not None and not fresh and not report.removed:
-            report.articles, report.chunks = len(articles), len(old.chunks)
+        removed = [key for key in catalog if key not in seen and not Path(key).exists()
+                   and any(Path(key).is_relative_to(r) for r in roots)]
+        report.removed = [catalog[key][1] for key in removed]
+        report.articles = len(catalog) + len(report.added) - len(removed)
+        if old is not None and not fresh and not removed:
+            report.chunks = old.size()
             report.seconds = time.time() - started
             return report  # nothing to write
 
-        fresh_keys = {a.key for a in fresh}
-        kept_rows = [i for i, c in enumerate(old.chunks) if c.article_key in articles and c.article_key not in fresh_keys] if old else []
-        new_chunks: list[Chunk] = []
+        chunks: list[Chunk] = []
         for article in fresh:
-            new_chunks += chunk_article(article.key, article.content_hash, article.text,
-                                        settings.chunk_tokens, settings.chunk_overlap_tokens)
-
-        # Vectors by text: what the old index has is reused, the rest embedded in one pass; the
+            chunks += chunk_article(article.key, article.content_hash, article.text,
+                                    settings.chunk_tokens, settings.chunk_overlap_tokens)
+        # Vectors by text: what the store has is reused, the rest embedded in one pass; the
         # answer sentences too, so that answering looks their vectors up (see SentenceTable).
-        old_sentences = old.sentences if old else store.SentenceTable([], np.zeros((0, 0)))
-        known = {}
-        if old:
-            old_vectors = old.vectors.vectors()
-            known = {_text_key(c.text): (old_vectors[i], old.tokens[i]) for i, c in enumerate(old.chunks)}
-        chunk_text = {_text_key(c.text): c.text for c in new_chunks if _text_key(c.text) not in known}
-        sentence_text = {_text_key(t): t for a in articles.values() for t in answer_sentences(a.text)}
-        new_sentences = {k: t for k, t in sentence_text.items()
-                         if k not in old_sentences.row and k not in known and k not in chunk_text}
+        sentences = {a.key: {_text_key(t): t for t in answer_sentences(a.text)} for a in fresh}
+        all_sentences = {k: t for per in sentences.values() for k, t in per.items()}
+        chunk_keys = {_text_key(c.text) for c in chunks}
+        known = old.chunk_vectors(chunk_keys | set(all_sentences)) if old else {}
+        known_sentences = old.sentence_vectors([k for k in all_sentences if k not in known]) if old else {}
+        chunk_text = {_text_key(c.text): c.text for c in chunks if _text_key(c.text) not in known}
+        new_sentences = {k: t for k, t in all_sentences.items()
+                         if k not in known_sentences and k not in known and k not in chunk_text}
         embedded = dict(zip([*chunk_text, *new_sentences], _embed(
             [*chunk_text.values(), *new_sentences.values()], settings, quiet,
             f"{len(chunk_text)} chunks and {len(new_sentences)} answer sentences")))
         for (key, text), tokens in zip(chunk_text.items(), keyword_tokens(list(chunk_text.values()))):
             known[key] = (embedded[key], tokens)
+        known_sentences.update((k, v) for k, v in embedded.items() if k in new_sentences)
+        known_sentences.update((k, known[k][0]) for k in all_sentences if k in known)
 
-        chunks = [old.chunks[i] for i in kept_rows] + new_chunks
         rows = [known[_text_key(c.text)] for c in chunks]
-        dim = len(rows[0][0]) if rows else 384
+        dim = len(rows[0][0]) if rows else (old.manifest.dim if old else 384)
         vectors = np.vstack([v for v, _ in rows]).astype(np.float32) if rows else np.zeros((0, dim), dtype=np.float32)
-        tokens = [t for _, t in rows]
-        sentence_vectors = [embedded[k] if k in embedded else known[k][0] if k in known else old_sentences.get(k)
-                            for k in sentence_text]
-        sentences = store.SentenceTable(list(sentence_text), np.vstack(sentence_vectors).astype(np.float32)
-                                        if sentence_vectors else np.zeros((0, dim), dtype=np.float32))
-        manifest = expected_manifest(settings, dim, {k: a.content_hash for k, a in articles.items()})
-        store.write_index(index_dir, manifest, list(articles.values()), chunks, tokens, vectors, sentences,
-                          settings.ivf_from, settings.ivf_nprobe)
-        _open_index.cache_clear()
-        report.articles, report.chunks, report.chunks_embedded = len(articles), len(chunks), len(chunk_text)
-        report.sentences_embedded = len(new_sentences)
+        hashes = {k: h for k, (h, _) in catalog.items() if k not in removed} | {a.key: a.content_hash for a in fresh}
+        report.chunks = apply(store.Changes(expected_manifest(settings, dim, hashes), fresh, removed, chunks, [t for _, t in rows],
+                            vectors, {a: {k: known_sentences[k] for k in per} for a, per in sentences.items()},
+                            rebuild=old is None))
+        report.chunks_embedded, report.sentences_embedded = len(chunk_text), len(new_sentences)
     report.seconds = time.time() - started
     return report
 
 
+def _sentence_keys(article: Article) -> list[str]:
+    return [_text_key(t) for t in answer_sentences(article.text)]
+
+
+@contextlib.contextmanager
+def _writing(settings: Settings, rebuild: bool):
+    """(the current index or None, a function applying ``store.Changes`` to it and returning the
+    number of chunks then indexed), under the
+    store's write lock; the index is None when there is none yet or ``rebuild`` is asked."""
+    expected = expected_manifest(settings)
+    if settings.store == "faiss":
+        index_dir = Path(settings.index_dir)
+        with store.write_lock(index_dir):
+            old = None
+            if not rebuild:
+                with contextlib.suppress(IndexMissing):
+                    old = store.load_index(index_dir, expected)
+            yield old, lambda changes: store.apply_changes(index_dir, old, changes, _sentence_keys,
+                                                           settings.ivf_from, settings.ivf_nprobe)
+        _open_index.cache_clear()
+        return
+    server = server_store(settings)
+    with server.writing():
+        old = None
+        if not rebuild:
+            with contextlib.suppress(IndexMissing):
+                old = server.load(expected)
+        yield old, server.apply
+
+
+def server_store(settings: Settings):
+    """The PostgreSQL (or other server) store named by ``settings.store`` and ``store_url``."""
+    if settings.store == "pgvector":
+        from .store_pg import PgStore
+
+        return PgStore.connect(settings.store_url, settings.store_collection)
+    raise BadInput(f"unknown store {settings.store!r}", "set store to 'faiss' or 'pgvector'")
+
+
+def has_index(settings: Settings) -> bool:
+    try:
+        open_index(settings)
+        return True
+    except IndexMissing:
+        return False
+
+
+def store_settings(settings: Settings, url: str, collection: str | None = None) -> Settings:
+    """``settings`` pointed at the store a URL names: postgresql://… or a folder (FAISS files)."""
+    from dataclasses import replace
+
+    if re.match(r"postgres(ql)?(\+\w+)?://", url):
+        return replace(settings, store="pgvector", store_url=url, store_collection=collection or settings.store_collection)
+    if "://" in url and not url.startswith("file://"):
+        raise BadInput(f"cannot tell which store {url!r} is", "give a postgresql:// URL or a folder")
+    return replace(settings, store="faiss", index_dir=Path(url.removeprefix("file://")))
+
+
+def migrate(settings: Settings, target: Settings) -> int:
+    """Copy the whole index to ``target``'s store, vectors and all (nothing is re-embedded)."""
+    source = open_index(settings)
+    changes = source.export(_sentence_keys)
+    with _writing(target, rebuild=True) as (_, apply):
+        return apply(changes)
+
+
 def _text_key(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+    return store.text_key(text)
 
 
 def _embed(texts: list[str], settings: Settings, quiet: bool, what: str) -> np.ndarray:
@@ -185,8 +233,11 @@ def _open_index(index_dir: Path, generation: str, settings: Settings) -> store.I
     return store.load_index(index_dir, expected_manifest(settings))
 
 
-def open_index(settings: Settings) -> store.IndexData:
-    """The live index for these settings, reloaded when a writer swaps in a new generation."""
+def open_index(settings: Settings) -> store.Store:
+    """The live index for these settings: the FAISS files (reloaded when a writer swaps in a
+    new generation), or the server store, whose manifest is read afresh."""
+    if settings.store != "faiss":
+        return server_store(settings).load(expected_manifest(settings))
     index_dir = Path(settings.index_dir)
     gen = store.current_generation(index_dir)
     return _open_index(index_dir, gen.name if gen else "", settings)
@@ -206,14 +257,15 @@ class IndexedSentences:
     """The embedder, except that sentences embedded at ingest are looked up in the index:
     the composer then runs the model only on the question (KorQuAD ask p50 204 → 55 ms)."""
 
-    def __init__(self, embedder, index: store.IndexData):
-        self.embedder, self.table = embedder, index.sentences
+    def __init__(self, embedder, index: store.Store):
+        self.embedder, self.index = embedder, index
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_query(text)
 
     def embed_passages(self, texts: list[str], progress=None) -> np.ndarray:
-        found = [self.table.get(_text_key(t)) for t in texts]
+        table = self.index.sentence_vectors([_text_key(t) for t in texts])
+        found = [table.get(_text_key(t)) for t in texts]
         missing = [t for t, v in zip(texts, found) if v is None]
         fresh = iter(self.embedder.embed_passages(missing) if missing else ())
         return np.vstack([v if v is not None else next(fresh) for v in found]) if texts else self.embedder.embed_passages([])

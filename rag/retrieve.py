@@ -1,4 +1,4 @@
-"""Query → ranked Passages: dense (FAISS) and Kiwi-BM25 candidates, fused, de-duplicated.
+"""Query → ranked Passages: dense and Kiwi-BM25 candidates from the store, fused, de-duplicated.
 
 Fusion is a weighted sum of scores normalised over the candidate pool, not plain
 reciprocal-rank fusion: on KorQuAD, RRF made top-1 worse than BM25 alone because it
@@ -73,24 +73,6 @@ def check_query(text: str, settings: Settings, what: str = "query") -> str:
     return text
 
 
-def _allowed_rows(index, filters: Filters | None) -> np.ndarray | None:
-    if not filters or not filters.active():
-        return None
-    ok = []
-    for row, chunk in enumerate(index.chunks):
-        a = index.articles[chunk.article_key]
-        if filters.sources and a.source not in filters.sources:
-            continue
-        if filters.outlets and a.outlet not in filters.outlets:
-            continue
-        if filters.date_from and not (a.published and a.published >= filters.date_from):
-            continue
-        if filters.date_to and not (a.published and a.published[: len(filters.date_to)] <= filters.date_to):
-            continue
-        ok.append(row)
-    return np.asarray(ok, dtype=np.int64)
-
-
 def _minmax(x: np.ndarray) -> np.ndarray:
     span = x.max() - x.min() if len(x) else 0.0
     return (x - x.min()) / span if span > 1e-9 else np.ones_like(x)
@@ -107,37 +89,32 @@ def fuse(dense: np.ndarray, keyword: np.ndarray, dense_weight: float, keyword_we
 
 def search(index, embedder, query: str, settings: Settings, k: int | None = None,
            filters: Filters | None = None, mode: str = "hybrid") -> list[Passage]:
-    """Top ``k`` passages for ``query``; ``mode`` is 'hybrid', 'dense' or 'keyword'."""
+    """Top ``k`` passages for ``query`` from ``index`` (a ``store.Store``); ``mode`` is
+    'hybrid', 'dense' or 'keyword'. The store finds candidates (filters applied there)."""
     query = check_query(query, settings)
     k = k or settings.top_k
     if k < 1:
         raise BadInput(f"k must be at least 1 (got {k})", "use -k 5")
-    allowed = _allowed_rows(index, filters)
-    n = len(index.chunks)
-    if n == 0 or (allowed is not None and len(allowed) == 0):
+    if index.size() == 0:
         return []
     depth = max(settings.candidates, k)
     qvec = embedder.embed_query(query) if mode != "keyword" else None
+    tokens = keyword_tokens([query])[0] if mode != "dense" else []
     candidates: set[int] = set()
     if qvec is not None:
-        rows, _ = index.vectors.search(qvec, depth, allowed)
-        candidates.update(int(r) for r in rows)
-    bm25 = np.zeros(n, dtype=np.float32)
-    if mode != "dense":
-        bm25 = index.keywords.scores(keyword_tokens([query])[0])
-        if allowed is not None:
-            masked = np.full(n, -1.0, dtype=np.float32)
-            masked[allowed] = bm25[allowed]
-        else:
-            masked = bm25
-        top = np.argsort(-masked)[:depth]
-        candidates.update(int(r) for r in top if masked[r] > 0)
+        candidates.update(int(r) for r in index.dense(qvec, depth, filters)[0])
+    if tokens:
+        candidates.update(int(r) for r in index.keyword(tokens, depth, filters)[0])
     if not candidates:
         return []
     rows = np.array(sorted(candidates), dtype=np.int64)
-    vecs = index.vectors.vectors(rows)
+    chunks, articles, vecs = index.fetch(rows)
     dense = vecs @ qvec if qvec is not None else np.zeros(len(rows), dtype=np.float32)
-    kw = bm25[rows]
+    kw = np.zeros(len(rows), dtype=np.float32)
+    if tokens:  # every candidate's BM25 score, also those found by the dense side only
+        scored, scores = index.keyword(tokens, len(rows), None, rows=rows)
+        at = {int(r): float(v) for r, v in zip(scored, scores)}
+        kw = np.array([at.get(int(r), 0.0) for r in rows], dtype=np.float32)
     if mode == "dense":
         fused = dense.astype(np.float64)
     elif mode == "keyword":
@@ -147,8 +124,7 @@ def search(index, embedder, query: str, settings: Settings, k: int | None = None
     order = _mmr(fused, vecs, min(len(rows), 3 * k), settings.mmr_lambda, settings.near_duplicate)
     out: list[Passage] = []
     for place, i in enumerate(order):
-        chunk = index.chunks[rows[i]]
-        a = index.articles[chunk.article_key]
+        chunk, a = chunks[i], articles[i]
         host = next((n for n, p in enumerate(out) if p.source == a.source and p.start <= chunk.start
                      and chunk.end <= p.end), None)
         if host is not None:  # already inside a better passage's window: mark it there
@@ -156,28 +132,26 @@ def search(index, embedder, query: str, settings: Settings, k: int | None = None
             continue
         if len(out) == k:
             continue
-        start, end = context_window(index, int(rows[i]), settings.context_tokens)
+        start, end = context_window(*index.neighbours(int(rows[i])), settings.context_tokens)
         out.append(Passage(chunk.id, a.source, a.title, a.published, a.outlet, a.text[start:end], start, end,
                            len(out) + 1, round(float(dense[i]), 4), round(float(kw[i]), 4), round(float(fused[i]), 4),
                            ((place, chunk.start, chunk.end),)))
     return out
 
 
-def context_window(index, row: int, budget: int) -> tuple[int, int]:
-    """The span of chunk ``row`` grown by whole neighbouring chunks of its article, next and
-    previous in turn, while the span stays within ``budget`` tokens ("small-to-big": a small
-    chunk ranks precisely, the passage around it gives the answer its context)."""
+def context_window(article, chunks, at: int, budget: int) -> tuple[int, int]:
+    """The span of ``chunks[at]`` (one article's chunks, in order) grown by whole neighbouring
+    chunks, next and previous in turn, while the span stays within ``budget`` tokens
+    ("small-to-big": a small chunk ranks precisely, the passage around it gives the answer its context)."""
     from .chunking import count_tokens
 
-    chunks, chunk = index.chunks, index.chunks[row]
-    text = index.articles[chunk.article_key].text
+    chunk, text = chunks[at], article.text
     start, end = chunk.start, chunk.end
-    before, after = row - 1, row + 1
-    same = lambda r: 0 <= r < len(chunks) and chunks[r].article_key == chunk.article_key  # noqa: E731
+    before, after = at - 1, at + 1
     while budget > chunk.tokens:
         grown = False
         for r in (after, before):
-            if not same(r):
+            if not 0 <= r < len(chunks):
                 continue
             s, e = min(start, chunks[r].start), max(end, chunks[r].end)
             if count_tokens(text[s:e]) <= budget:

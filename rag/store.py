@@ -11,8 +11,9 @@ A write builds a complete new generation folder, fsyncs it, then replaces ``CURR
 with ``os.replace`` (atomic), so a crash or Ctrl-C at any point leaves either the old
 or the new index, never half of one. Readers load a generation fully into memory.
 
-The vector side sits behind ``VectorIndex`` (add/search/reconstruct) so another engine
-can stand in for FAISS.
+What retrieval, answering and ingest need from any store is the ``Store`` protocol below;
+``IndexData`` is the FAISS implementation (all in memory), ``store_pg.PgStore`` the PostgreSQL one.
+Rows are integers that a store hands out and takes back; nothing else is assumed about them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -127,6 +128,63 @@ class Manifest:
 
 
 @dataclass
+class Changes:
+    """One ingest's changes to a store, applied atomically: ``articles`` are new or changed
+    (replacing any previous version with their chunks and sentences), ``removed`` are keys to drop.
+    ``rebuild`` drops everything else first (a full rebuild or a migration)."""
+
+    manifest: Manifest
+    articles: list[Article]
+    removed: list[str]
+    chunks: list[Chunk]            # of ``articles``, in article order
+    tokens: list[list[str]]        # keyword tokens, one list per chunk
+    vectors: np.ndarray            # one row per chunk
+    sentences: dict[str, dict[str, np.ndarray]]  # article key -> sentence key -> vector
+    rebuild: bool = False
+
+
+class Store(Protocol):
+    """What the pipeline asks of an index, wherever it lives. Filters are done by the store."""
+
+    manifest: Manifest
+
+    def size(self) -> int: ...
+    def dense(self, query: np.ndarray, depth: int, filters) -> tuple[np.ndarray, np.ndarray]: ...
+    def keyword(self, tokens: list[str], depth: int, filters, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def fetch(self, rows: np.ndarray) -> tuple[list[Chunk], list[Article], np.ndarray]: ...
+    def neighbours(self, row: int) -> tuple[Article, list[Chunk], int]: ...
+    def sentence_vectors(self, keys: list[str]) -> dict[str, np.ndarray]: ...
+    def catalog(self) -> dict[str, tuple[str, str]]: ...
+    def chunk_vectors(self, text_keys: set[str]) -> dict[str, tuple[np.ndarray, list[str]]]: ...
+    def export(self, sentence_keys: Callable[[Article], list[str]]) -> Changes: ...
+
+
+def text_key(text: str) -> str:
+    """The key a chunk's or sentence's vector is found by: the hash of its text."""
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def matches(article: Article, filters) -> bool:
+    """Whether an article passes ``retrieve.Filters`` (dates compare as ISO strings)."""
+    if not filters:
+        return True
+    if filters.sources and article.source not in filters.sources:
+        return False
+    if filters.outlets and article.outlet not in filters.outlets:
+        return False
+    if filters.date_from and not (article.published and article.published >= filters.date_from):
+        return False
+    if filters.date_to and not (article.published and article.published[: len(filters.date_to)] <= filters.date_to):
+        return False
+    return True
+
+
+_EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+@dataclass
 class IndexData:
     """A loaded generation: tables in memory, rows aligned across chunks/tokens/vectors."""
 
@@ -143,6 +201,72 @@ class IndexData:
         self.row_of = {c.id: i for i, c in enumerate(self.chunks)}
         if self.sentences is None:
             self.sentences = SentenceTable([], np.zeros((0, self.manifest.dim or 384), dtype=np.float32))
+        self._last_bm25: tuple = ((), None)
+
+    # The Store protocol, from memory.
+    def size(self) -> int:
+        return len(self.chunks)
+
+    def _allowed(self, filters) -> np.ndarray | None:
+        if not filters or not filters.active():
+            return None
+        ok = [row for row, c in enumerate(self.chunks) if matches(self.articles[c.article_key], filters)]
+        return np.asarray(ok, dtype=np.int64)
+
+    def dense(self, query, depth, filters):
+        allowed = self._allowed(filters)
+        return _EMPTY if allowed is not None and len(allowed) == 0 else self.vectors.search(query, depth, allowed)
+
+    def _bm25(self, tokens: list[str]) -> np.ndarray:
+        key, scores = self._last_bm25  # the same query's scores are asked for twice per search
+        if key != tuple(tokens) or scores is None:
+            scores = self.keywords.scores(tokens)
+            self._last_bm25 = (tuple(tokens), scores)
+        return scores
+
+    def keyword(self, tokens, depth, filters, rows=None):
+        scores = self._bm25(tokens)
+        if rows is not None:
+            rows = np.asarray(rows, dtype=np.int64)
+            return rows, scores[rows]
+        allowed = self._allowed(filters)
+        masked = scores
+        if allowed is not None:
+            masked = np.full(len(scores), -1.0, dtype=np.float32)
+            masked[allowed] = scores[allowed]
+        top = np.argsort(-masked)[:depth]
+        top = top[masked[top] > 0]
+        return top.astype(np.int64), masked[top]
+
+    def fetch(self, rows):
+        chunks = [self.chunks[r] for r in rows]
+        return chunks, [self.articles[c.article_key] for c in chunks], self.vectors.vectors(np.asarray(rows))
+
+    def neighbours(self, row):
+        key = self.chunks[row].article_key
+        first, last = row, row
+        while first > 0 and self.chunks[first - 1].article_key == key:
+            first -= 1
+        while last + 1 < len(self.chunks) and self.chunks[last + 1].article_key == key:
+            last += 1
+        return self.articles[key], self.chunks[first:last + 1], row - first
+
+    def sentence_vectors(self, keys):
+        found = {k: self.sentences.get(k) for k in keys}
+        return {k: v for k, v in found.items() if v is not None}
+
+    def catalog(self):
+        return {k: (a.content_hash, a.source) for k, a in self.articles.items()}
+
+    def chunk_vectors(self, text_keys):
+        rows = [i for i, c in enumerate(self.chunks) if text_key(c.text) in text_keys]
+        vectors = self.vectors.vectors(np.asarray(rows, dtype=np.int64)) if rows else []
+        return {text_key(self.chunks[i].text): (v, self.tokens[i]) for i, v in zip(rows, vectors)}
+
+    def export(self, sentence_keys):
+        sentences = {k: self.sentence_vectors(sentence_keys(a)) for k, a in self.articles.items()}
+        return Changes(self.manifest, list(self.articles.values()), [], self.chunks, self.tokens,
+                       self.vectors.vectors(), sentences, rebuild=True)
 
 
 class SentenceTable:
@@ -310,6 +434,37 @@ def write_index(index_dir: Path, manifest: Manifest, articles: list[Article], ch
     _fsync_dir(index_dir)
     remove_stale(index_dir, keep={name, previous.name if previous else ""})
     return final
+
+
+def apply_changes(index_dir: Path, old: IndexData | None, changes: Changes,
+                  sentence_keys: Callable[[Article], list[str]], ivf_from: int = 0, nprobe: int = 64) -> int:
+    """Merge ``changes`` into the loaded ``old`` generation and write the result as a new one;
+    returns the number of chunks. ``sentence_keys`` names the answer sentences of an article
+    (kept articles keep theirs)."""
+    gone = set(changes.removed) | {a.key for a in changes.articles}
+    if changes.rebuild or old is None:
+        old = IndexData(changes.manifest, {}, [], [], FaissIndex.build(np.zeros((0, changes.manifest.dim)), changes.manifest.dim),
+                        KeywordIndex.build([]))
+    kept = [i for i, c in enumerate(old.chunks) if c.article_key not in gone]
+    articles = {k: a for k, a in old.articles.items() if k not in gone}
+    articles.update({a.key: a for a in changes.articles})
+    chunks = [old.chunks[i] for i in kept] + list(changes.chunks)
+    tokens = [old.tokens[i] for i in kept] + list(changes.tokens)
+    dim = changes.manifest.dim
+    parts = [old.vectors.vectors(np.asarray(kept, dtype=np.int64)) if kept else np.zeros((0, dim)),
+             np.asarray(changes.vectors).reshape(-1, dim)]
+    vectors = np.vstack(parts).astype(np.float32)
+    table: dict[str, np.ndarray] = {}
+    for key, article in articles.items():
+        if key not in gone:
+            table.update(old.sentence_vectors(sentence_keys(article)))
+    for per_article in changes.sentences.values():
+        table.update(per_article)
+    sentences = SentenceTable(list(table), np.vstack(list(table.values())).astype(np.float32) if table
+                              else np.zeros((0, dim), dtype=np.float32))
+    write_index(index_dir, changes.manifest, list(articles.values()), chunks, tokens, vectors, sentences,
+                ivf_from, nprobe)
+    return len(chunks)
 
 
 def remove_stale(index_dir: Path, keep: set[str]) -> None:
