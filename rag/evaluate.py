@@ -226,8 +226,9 @@ def run_suite(suite: Suite, settings: Settings, log=print, judge_llm: bool = Fal
     from .pipeline import ask, ingest
 
     index_dir = Path(tempfile.mkdtemp(prefix=f"rag-eval-{suite.name}-")) / "index"
-    settings = replace(settings, index_dir=index_dir)
-    ingest([suite.corpus], settings, quiet=True)
+    collection = f"{settings.store_collection}_eval_{re.sub(r'[^a-z0-9_]', '_', suite.name.lower())}"[:63]
+    settings = replace(settings, index_dir=index_dir, store_collection=collection)  # a server store: its own schema
+    ingest([suite.corpus], settings, rebuild=settings.store != "faiss", quiet=True)
     results = []
     started = time.time()
     for row in suite.questions:

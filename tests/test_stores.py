@@ -1,0 +1,171 @@
+"""Server stores: the same retrieval on a real PostgreSQL + pgvector (pgserver) as on the FAISS
+files, started during the test run; skipped with the reason only where a server cannot start."""
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SEEDS, make_settings, run_cli
+from rag.errors import IndexBusy, IndexIncompatible, RagError
+from rag.pipeline import ask, ingest, open_index, search, server_store
+from rag.retrieve import Filters
+
+pytestmark = pytest.mark.slow
+QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "evals" / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory):
+    """A real PostgreSQL 16 server with pgvector, from the pgserver wheel, for this test session."""
+    try:
+        import pgserver
+    except ImportError as e:
+        pytest.skip(f"pgserver is not installed ({e}); pip install -e .[test]")
+    try:
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+        server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+    except Exception as e:  # noqa: BLE001 - any failure to start means the same: no server here
+        pytest.skip(f"PostgreSQL could not start here: {type(e).__name__}: {e}")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session", params=["pgvector"])
+def server(request, pg_url, tmp_path_factory):
+    """Settings for a server store holding the seed articles."""
+    settings = make_settings(tmp_path_factory.mktemp("unused"), store=request.param, store_url=pg_url,
+                             store_collection="seeds")
+    ingest([SEEDS], settings, rebuild=True, quiet=True)
+    return settings
+
+
+def _shape(answer):
+    return answer.answer, answer.abstained, [(c.n, c.source, c.chunk_id, c.start, c.end) for c in answer.citations]
+
+
+def test_seed_questions_get_the_same_answers_and_citations_as_on_faiss(server, seed_settings):
+    differ = [q for q in QUESTIONS if _shape(ask(q, server)) != _shape(ask(q, seed_settings))]
+    assert not differ, f"{len(differ)} of {len(QUESTIONS)} answers differ, e.g. {differ[:3]}"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_search_ranks_and_scores_like_faiss(server, seed_settings, mode):
+    for q in ["전작권 전환 검증은 언제까지?", "핵잠수함 연료 공급", "Who attended the SCM?"]:
+        ours = [(p.chunk_id, p.start, p.end, p.keyword, p.dense) for p in search(q, server, k=8, mode=mode)]
+        assert ours == [(p.chunk_id, p.start, p.end, p.keyword, p.dense) for p in search(q, seed_settings, k=8, mode=mode)]
+        assert ours
+
+
+def test_filters_are_done_in_the_engine_and_match_faiss(server, seed_settings):
+    metadata = json.loads((SEEDS / "metadata.json").read_text(encoding="utf-8"))
+    dated = sorted({m.get("published", "")[:10] for m in (metadata.values() if isinstance(metadata, dict) else metadata)} - {""})
+    cases = [Filters(sources=("003_6ef1ca8856d1c790.txt",)), Filters(sources=("000_b0b69da625bc29dc.txt", "nope.txt")),
+             Filters(date_from="2999-01-01")]
+    if dated:
+        cases += [Filters(date_from=dated[-1]), Filters(date_to=dated[0])]
+    for f in cases:
+        ours = search("한미 국방 협력", server, k=5, filters=f)
+        assert [p.chunk_id for p in ours] == [p.chunk_id for p in search("한미 국방 협력", seed_settings, k=5, filters=f)]
+        assert all(p.source in f.sources for p in ours) if f.sources else True
+    assert search("한미 국방 협력", server, filters=Filters(date_from="2999-01-01")) == []
+
+
+def test_incremental_ingest_changes_and_deletes(pg_url, corpus, tmp_path):
+    settings = make_settings(tmp_path / "unused", store="pgvector", store_url=pg_url, store_collection="incremental")
+    first = ingest([corpus], settings, rebuild=True, quiet=True)
+    assert first.chunks_embedded > 50 and len(first.added) == 4
+    again = ingest([corpus], settings, quiet=True)
+    assert (again.chunks_embedded, again.sentences_embedded, len(again.unchanged)) == (0, 0, 4)
+    target = corpus / "001_0fa01c33c17e67eb.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\n\n양국 국방장관은 워싱턴에서 후속 회의를 열기로 했다.\n",
+                      encoding="utf-8")
+    changed = ingest([corpus], settings, quiet=True)
+    assert changed.changed == ["001_0fa01c33c17e67eb.txt"] and 0 < changed.chunks_embedded < 5
+    hits = search("워싱턴 후속 회의", settings, k=3)
+    assert any("워싱턴에서 후속 회의" in p.text for p in hits)
+    (corpus / "003_6ef1ca8856d1c790.txt").unlink()
+    removed = ingest([corpus], settings, quiet=True)
+    assert removed.removed == ["003_6ef1ca8856d1c790.txt"]
+    index = open_index(settings)
+    assert "003_6ef1ca8856d1c790.txt" not in {source for _, source in index.catalog().values()}
+    assert all(p.source != "003_6ef1ca8856d1c790.txt" for p in search("하얏트호텔 만찬", settings, k=5))
+    assert index.size() == removed.chunks
+
+
+def test_migrate_copies_vectors_without_embedding_and_back(server, seed_settings, tmp_path, pg_url):
+    """`rag index migrate` as the real command: FAISS → PostgreSQL → FAISS, vectors bit for bit."""
+    faiss_dir = Path(seed_settings.index_dir)
+    out = run_cli("index", "migrate", "--index", str(faiss_dir), "--to", pg_url, "--to-collection", "migrated")
+    assert out.returncode == 0, out.stderr
+    assert "Embedding" not in out.stderr and "Copied" in out.stdout
+    migrated = replace(server, store_collection="migrated")
+    back = run_cli("index", "migrate", "--store", "pgvector", "--store-url", pg_url, "--collection", "migrated",
+                   "--to", str(tmp_path / "back"))
+    assert back.returncode == 0, back.stderr
+    original, copy = open_index(seed_settings), open_index(replace(seed_settings, index_dir=tmp_path / "back"))
+    by_id = {c.id: v for c, v in zip(copy.chunks, copy.vectors.vectors())}
+    assert len(by_id) == len(original.chunks)
+    for c, v in zip(original.chunks, original.vectors.vectors()):
+        np.testing.assert_array_equal(by_id[c.id], v)
+    assert sorted(copy.sentences.keys) == sorted(original.sentences.keys)
+    q = "국방비 증액 규모"
+    assert _shape(ask(q, migrated)) == _shape(ask(q, seed_settings))
+
+
+def test_cli_commands_work_unchanged_on_the_server_store(server, seed_settings, pg_url):
+    flags = ["--store", "pgvector", "--store-url", pg_url, "--collection", "seeds"]
+    got = run_cli("ask", "전작권 전환 검증은 언제까지?", "--json", *flags)
+    assert got.returncode == 0, got.stderr
+    expected = run_cli("ask", "전작권 전환 검증은 언제까지?", "--json", "--index", str(seed_settings.index_dir))
+    assert json.loads(got.stdout)["answer"] == json.loads(expected.stdout)["answer"]
+    assert json.loads(got.stdout)["citations"]
+    found = run_cli("search", "핵잠수함", "--json", "--source", "002_c2bd60a9f3b022b5.txt", *flags)
+    assert found.returncode == 0 and {p["source"] for p in json.loads(found.stdout)["passages"]} == {"002_c2bd60a9f3b022b5.txt"}
+
+
+def test_clear_messages_for_a_missing_server_index_or_settings(server, pg_url, tmp_path):
+    down = run_cli("ask", "전작권?", "--store", "pgvector", "--store-url", "postgresql://nobody@127.0.0.1:1/none")
+    assert down.returncode == 2 and "cannot connect to PostgreSQL" in down.stderr and "Traceback" not in down.stderr
+    missing = run_cli("ask", "전작권?", "--store", "pgvector", "--store-url", pg_url, "--collection", "never_built")
+    assert missing.returncode == 2 and "no index at" in missing.stderr and "rag ingest" in missing.stderr
+    no_url = run_cli("ask", "전작권?", "--store", "pgvector", env={"RAG_STORE_URL": ""})
+    assert no_url.returncode == 2 and "store_url is empty" in no_url.stderr
+    with pytest.raises(IndexIncompatible, match="chunk settings"):
+        open_index(replace(server, chunk_tokens=200))
+
+
+def test_a_second_writer_is_refused_and_the_index_survives(server):
+    before = open_index(server).size()
+    with server_store(server).writing():
+        with pytest.raises(IndexBusy, match="another process is writing"):
+            ingest([SEEDS], replace(server, store_collection="seeds"), quiet=True)
+    assert open_index(server).size() == before > 0
+
+
+def test_a_failed_write_leaves_the_previous_index(server, monkeypatch):
+    """The ingest is one transaction: an error half-way (here, in writing sentences) rolls it back."""
+    settings = replace(server, store_collection="rollback")
+    ingest([SEEDS], settings, rebuild=True, quiet=True)
+    before = sorted(open_index(settings).catalog().items())
+    import rag.store_pg as store_pg
+
+    def broken(schema):
+        raise RuntimeError("simulated failure after the deletes")
+    monkeypatch.setattr(store_pg, "_indexes", broken)
+    with pytest.raises(RuntimeError):
+        ingest([SEEDS], settings, rebuild=True, quiet=True)
+    monkeypatch.undo()
+    assert sorted(open_index(settings).catalog().items()) == before
+
+
+def test_eval_command_passes_on_the_server_store(server, pg_url, tmp_path):
+    out = run_cli("eval", "seeds", "--store", "pgvector", "--store-url", pg_url, "--report", str(tmp_path / "r"),
+                  timeout=900)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    [report] = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert report["passed"] and report["metrics"]["answer_correct"] >= 0.9, report["metrics"]
