@@ -281,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p):
         p.add_argument("--index", help="index folder (default: vectorstore/, env RAG_INDEX_DIR)")
-        p.add_argument("--store", choices=["faiss", "pgvector"], help="where the index lives (default faiss, env RAG_STORE)")
-        p.add_argument("--store-url", help="server store URL, e.g. postgresql://user@host/db (env RAG_STORE_URL)")
+        p.add_argument("--store", choices=["faiss", "pgvector", "milvus"], help="where the index lives (default faiss, env RAG_STORE)")
+        p.add_argument("--store-url", help="server store URL: postgresql://user@host/db or http://host:19530 (env RAG_STORE_URL)")
         p.add_argument("--collection", help="index name inside the server store (default rag)")
         return p
 
@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = common(sub.add_parser("index", help="manage the index: migrate it to another store"))
     p.add_argument("action", choices=["migrate"])
-    p.add_argument("--to", required=True, help="postgresql://… URL, or a folder for FAISS files")
+    p.add_argument("--to", required=True, help="postgresql://… or http://host:port (Milvus) URL, or a folder for FAISS files")
     p.add_argument("--to-collection", help="index name in the target server store (default: the same)")
     p.set_defaults(func=cmd_index)
 

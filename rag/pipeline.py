@@ -171,12 +171,16 @@ def _writing(settings: Settings, rebuild: bool):
 
 
 def server_store(settings: Settings):
-    """The PostgreSQL (or other server) store named by ``settings.store`` and ``store_url``."""
+    """The server store (PostgreSQL or Milvus) named by ``settings.store`` and ``store_url``."""
     if settings.store == "pgvector":
         from .store_pg import PgStore
 
         return PgStore.connect(settings.store_url, settings.store_collection)
-    raise BadInput(f"unknown store {settings.store!r}", "set store to 'faiss' or 'pgvector'")
+    if settings.store == "milvus":
+        from .store_milvus import MilvusStore
+
+        return MilvusStore.connect(settings.store_url, settings.store_collection)
+    raise BadInput(f"unknown store {settings.store!r}", "set store to 'faiss', 'pgvector' or 'milvus'")
 
 
 def has_index(settings: Settings) -> bool:
@@ -188,13 +192,16 @@ def has_index(settings: Settings) -> bool:
 
 
 def store_settings(settings: Settings, url: str, collection: str | None = None) -> Settings:
-    """``settings`` pointed at the store a URL names: postgresql://… or a folder (FAISS files)."""
+    """``settings`` pointed at the store a URL names: postgresql://…, milvus:// or http://host:port
+    (Milvus), or a folder (FAISS files)."""
     from dataclasses import replace
 
     if re.match(r"postgres(ql)?(\+\w+)?://", url):
         return replace(settings, store="pgvector", store_url=url, store_collection=collection or settings.store_collection)
+    if re.match(r"(milvus|https?)://", url):
+        return replace(settings, store="milvus", store_url=url, store_collection=collection or settings.store_collection)
     if "://" in url and not url.startswith("file://"):
-        raise BadInput(f"cannot tell which store {url!r} is", "give a postgresql:// URL or a folder")
+        raise BadInput(f"cannot tell which store {url!r} is", "give a postgresql://, milvus:// or http:// URL, or a folder")
     return replace(settings, store="faiss", index_dir=Path(url.removeprefix("file://")))
 
 

@@ -41,10 +41,10 @@ class Settings:
     chunk_tokens: int = _f(160, "Largest chunk, in cl100k_base tokens.")
     chunk_overlap_tokens: int = _f(40, "At most this many tokens of whole sentences repeated between chunks.")
     store: str = _f("faiss", "Where the index lives: 'faiss' (files in index_dir, the embedded default) or "
-                    "'pgvector' (PostgreSQL with pgvector at store_url); see README, Scale-out.")
-    store_url: str = _f("", "Connection URL of the server store, e.g. postgresql://user@host:5432/news "
+                    "'pgvector' (PostgreSQL with pgvector at store_url) or 'milvus' (a Milvus server at store_url); see README, Scale-out.")
+    store_url: str = _f("", "Connection URL of the server store, e.g. postgresql://user@host:5432/news or http://host:19530 "
                         "(a password is better left to PGPASSWORD or ~/.pgpass).")
-    store_collection: str = _f("rag", "Name of the index inside the server store (a PostgreSQL schema), "
+    store_collection: str = _f("rag", "Name of the index inside the server store (a PostgreSQL schema, a Milvus collection prefix), "
                                "so several indexes can share one database.")
     context_tokens: int = _f(400, "A retrieved chunk is returned with its neighbouring chunks up to this many tokens (0: the chunk alone).")
     ivf_from: int = _f(200_000, "Indexes of at least this many chunks use an approximate IVF index (about √n lists) "
