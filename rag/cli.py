@@ -95,6 +95,12 @@ def cmd_bench(args) -> int:
     if args.what == "perf":
         result = perf.run(settings, korquad, small=args.small)
         print(perf.format_table(result))
+    elif args.what == "stores":
+        from .benchmarks import format_stores, run_stores
+
+        urls = {"pgvector": args.pg_url, "milvus": args.milvus_url}
+        result = run_stores(settings, korquad, args.articles, args.questions, tuple(args.stores.split(",")), urls)
+        print(format_stores(result))
     elif args.what == "web":
         from . import webload
 
@@ -337,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_web)
 
     p = common(sub.add_parser("bench", help="benchmarks: retrieval quality or stage-by-stage performance"))
-    p.add_argument("what", choices=["retrieval", "perf", "web"])
+    p.add_argument("what", choices=["retrieval", "perf", "web", "stores"])
     p.add_argument("--small", action="store_true", help="perf: the small CI sample")
     p.add_argument("--url", help="web: a running chat to load (default: start `rag web` on --index)")
     p.add_argument("--chats", type=int, default=10, help="web: concurrent chats")
@@ -345,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--korquad", help="path to KorQuAD_v1.0_dev.json (default: ../shared/benchmarks/korquad/)")
     p.add_argument("--articles", type=int, help="only the first N KorQuAD articles (a quick sample)")
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
+    p.add_argument("--stores", default="pgvector,milvus", help="stores: server stores compared with FAISS")
+    p.add_argument("--questions", type=int, default=1000, help="stores: questions sampled (0: all)")
+    p.add_argument("--pg-url", help="stores: an existing PostgreSQL (default: start one with pgserver)")
+    p.add_argument("--milvus-url", help="stores: an existing Milvus (default: start Milvus Lite)")
     p.add_argument("--out", help="write the full result as JSON here")
     p.set_defaults(func=cmd_bench)
 

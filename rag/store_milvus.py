@@ -5,7 +5,9 @@ article's filter fields copied in, Kiwi keyword tokens analysed by Milvus' ``sta
 analyzer into a BM25 sparse vector, and the embedding with an HNSW index), ``_sentences``
 (answer-sentence vectors per article), ``_articles`` (metadata and text, in pieces that fit a
 VARCHAR) and ``_meta`` (the manifest). Filters are Milvus filter expressions; keyword search is
-Milvus' own BM25 (k1 1.5, b 0.75 like bm25s). Index and search parameters are given
+Milvus' own BM25 (k1 1.5, b 0.75 like bm25s). Its analyzer sees each Kiwi token as one opaque
+word (a hash of it): the analyzers Milvus Lite offers ('standard', 'jieba') would split tokens
+Kiwi keeps whole ("알렉산더 헤이그"), and BM25 would then disagree with the FAISS default. Index and search parameters are given
 explicitly: Milvus Lite refuses LangChain's defaults.
 
 Milvus has no transactions, so an ingest deletes a changed article's rows, writes its
@@ -23,6 +25,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 from dataclasses import asdict, replace
 
@@ -40,6 +43,13 @@ TOPK = 16_384         # Milvus' largest limit
 LOCK_STALE = 3600     # seconds after which a writer's lock row is taken as left by a crash
 CHUNK_FIELDS = ["row", "id", "article_key", "position", "start_pos", "end_pos", "text", "n_tokens"]
 ARTICLE_FIELDS = ["key", "source", "title", "published", "outlet", "content_hash"]
+
+
+def _words(tokens: list[str]) -> str:
+    """Kiwi tokens as one word each for Milvus' analyzer (see the module docstring)."""
+    import hashlib
+
+    return " ".join("k" + hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in tokens)
 
 
 def _quoted(values) -> str:
@@ -65,6 +75,7 @@ class MilvusStore:
         self.where = f"{re.sub(r'//[^@/]*@', '//***@', url)} (collection {collection})"
         self.manifest: Manifest | None = None
         self.n = 0
+        self._local = threading.local()
 
     @classmethod
     @functools.lru_cache(maxsize=8)
@@ -87,8 +98,11 @@ class MilvusStore:
     def _name(self, part: str) -> str:
         return f"{self.c}_{part}"
 
-    def _query(self, part: str, expr: str, fields: list[str]) -> list[dict]:
-        """All rows of a collection matching ``expr`` (paged: Milvus caps one query's results)."""
+    def _query(self, part: str, expr: str, fields: list[str], bounded: bool = False) -> list[dict]:
+        """Rows of a collection matching ``expr``: in one call when ``bounded`` (at most Milvus'
+        16,384), else all of them, paged (an iterator costs several calls, too slow for a search)."""
+        if bounded:
+            return self.client.query(self._name(part), filter=expr, output_fields=fields, limit=TOPK)
         out, it = [], self.client.query_iterator(self._name(part), batch_size=1000, filter=expr, output_fields=fields)
         try:
             while batch := it.next():
@@ -103,11 +117,11 @@ class MilvusStore:
         found = self.client.query(self._name("meta"), filter="id == 1", output_fields=["manifest"])
         if not found:
             raise IndexMissing(f"no index at {self.where}", "build one: rag ingest [PATH ...] with the same store settings")
-        manifest = Manifest(**json.loads(found[0]["manifest"]))
+        meta = json.loads(found[0]["manifest"])
+        manifest = Manifest(**meta["manifest"])
         if expected is not None:
             check_compatible(manifest, expected, self.where)
-        self.manifest = manifest
-        self.n = int(self.client.query(self._name("chunks"), filter="", output_fields=["count(*)"])[0]["count(*)"])
+        self.manifest, self.n = manifest, int(meta["chunks"])
         return self
 
     # Writing.
@@ -158,6 +172,7 @@ class MilvusStore:
                 s.add_field(name, DataType.VARCHAR, max_length=length)
             for name in ("position", "start_pos", "end_pos", "n_tokens"):
                 s.add_field(name, DataType.INT64)
+            s.add_field("tokens", DataType.VARCHAR, max_length=65535)  # the Kiwi tokens, JSON
             s.add_field("keywords", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
                         analyzer_params={"type": "standard"})
             s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -204,7 +219,8 @@ class MilvusStore:
         rows = [{"id": ch.id, "article_key": ch.article_key, "text_key": text_key(ch.text),
                  "source": articles[ch.article_key].source, "outlet": articles[ch.article_key].outlet,
                  "published": articles[ch.article_key].published, "text": ch.text, "position": ch.index,
-                 "start_pos": ch.start, "end_pos": ch.end, "n_tokens": ch.tokens, "keywords": " ".join(tokens),
+                 "start_pos": ch.start, "end_pos": ch.end, "n_tokens": ch.tokens, "keywords": _words(tokens),
+                 "tokens": json.dumps(tokens, ensure_ascii=False),
                  "embedding": np.asarray(v, dtype=np.float32).tolist()}
                 for ch, tokens, v in zip(changes.chunks, changes.tokens, changes.vectors)]
         for batch in _batches(rows):
@@ -215,10 +231,11 @@ class MilvusStore:
             c.insert(self._name("sentences"), batch)
         for batch in _batches(pieces, 50):  # done: the real content hashes
             c.upsert(self._name("articles"), batch)
-        manifest = {**asdict(changes.manifest), "articles": {}}  # the catalog is the _articles collection
-        c.upsert(self._name("meta"), [{"id": 1, "manifest": json.dumps(manifest, ensure_ascii=False), "v": [0.0, 0.0]}])
-        self.manifest = changes.manifest
-        return int(c.query(self._name("chunks"), filter="", output_fields=["count(*)"])[0]["count(*)"])
+        n = int(c.query(self._name("chunks"), filter="", output_fields=["count(*)"])[0]["count(*)"])
+        meta = {"manifest": {**asdict(changes.manifest), "articles": {}}, "chunks": n}  # the catalog is _articles
+        c.upsert(self._name("meta"), [{"id": 1, "manifest": json.dumps(meta, ensure_ascii=False), "v": [0.0, 0.0]}])
+        self.manifest, self.n = changes.manifest, n
+        return n
 
     def drop(self) -> None:
         for part in ("chunks", "sentences", "articles", "meta"):
@@ -259,8 +276,8 @@ class MilvusStore:
     def keyword(self, tokens, depth, filters, rows=None):
         """Milvus' BM25; for given candidate ``rows`` their scores within the top matches of the
         whole index (filtering by row would make Milvus count document frequencies over them only)."""
-        text = " ".join(tokens)
-        if not text.strip() or not self.n:
+        text = _words(tokens)
+        if not text or not self.n:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         limit = depth if rows is None else max(1000, 10 * len(rows))
         found, scores = self._search(text, "sparse", limit, self._filter(filters), {"metric_type": "BM25"})
@@ -272,20 +289,24 @@ class MilvusStore:
         keep = [int(r) for r in rows if int(r) in at]
         return np.array(keep, dtype=np.int64), np.array([at[r] for r in keep], dtype=np.float32)
 
-    def _chunks(self, expr: str) -> list[dict]:
-        return self._query("chunks", expr, CHUNK_FIELDS + ["embedding"])
-
     def fetch(self, rows):
-        found = {r["row"]: r for r in self._chunks(f"row in {[int(r) for r in rows]}")}
+        found = {r["row"]: r for r in self.client.get(self._name("chunks"), ids=[int(r) for r in rows],
+                                                       output_fields=CHUNK_FIELDS + ["embedding"])}
         chunks = [Chunk(*(found[int(r)][f] for f in CHUNK_FIELDS[1:])) for r in rows]
         articles = self._articles({c.article_key for c in chunks})
+        # The candidates' articles' chunks in one call, for ``neighbours`` (one call per passage is
+        # ~25 ms each on Milvus Lite).
+        layout: dict[str, list[dict]] = {}
+        for r in self._query("chunks", f"article_key in {_quoted(articles)}", CHUNK_FIELDS, True):
+            layout.setdefault(r["article_key"], []).append(r)
+        self._local.fetched = ({int(r): c.article_key for r, c in zip(rows, chunks)}, articles, layout)
         vectors = np.array([found[int(r)]["embedding"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
         return chunks, [articles[c.article_key] for c in chunks], vectors
 
     def _articles(self, keys) -> dict[str, Article]:
         pieces: dict[str, list[dict]] = {}
         for keys_batch in _batches(sorted(keys)):
-            for r in self._query("articles", f"key in {_quoted(keys_batch)}", ARTICLE_FIELDS + ["part", "text"]):
+            for r in self._query("articles", f"key in {_quoted(keys_batch)}", ARTICLE_FIELDS + ["part", "text"], True):
                 pieces.setdefault(r["key"], []).append(r)
         out = {}
         for key, parts in pieces.items():
@@ -296,17 +317,24 @@ class MilvusStore:
         return out
 
     def neighbours(self, row):
-        [mine] = self._query("chunks", f"row == {int(row)}", ["article_key"])
-        found = sorted(self._query("chunks", f"article_key == {json.dumps(mine['article_key'], ensure_ascii=False)}",
-                                   CHUNK_FIELDS), key=lambda r: r["position"])
+        """No call when ``row`` came from this thread's last ``fetch`` (its article's chunks are known)."""
+        keys, articles, layout = getattr(self._local, "fetched", ({}, {}, {}))
+        key = keys.get(int(row))
+        if key is None:
+            [mine] = self.client.get(self._name("chunks"), ids=[int(row)], output_fields=["article_key"])
+            key = mine["article_key"]
+        found = layout.get(key) or self._query("chunks", f"article_key == {json.dumps(key, ensure_ascii=False)}",
+                                               CHUNK_FIELDS, True)
+        found = sorted(found, key=lambda r: r["position"])
         chunks = [Chunk(*(r[f] for f in CHUNK_FIELDS[1:])) for r in found]
         at = next(i for i, r in enumerate(found) if r["row"] == int(row))
-        return self._articles({mine["article_key"]})[mine["article_key"]], chunks, at
+        article = articles.get(key) or self._articles({key})[key]
+        return article, chunks, at
 
     def sentence_vectors(self, keys):
         out = {}
         for batch in _batches(list(dict.fromkeys(keys))):
-            for r in self._query("sentences", f"key in {_quoted(batch)}", ["key", "embedding"]):
+            for r in self._query("sentences", f"key in {_quoted(batch)}", ["key", "embedding"], True):
                 out[r["key"]] = np.asarray(r["embedding"], dtype=np.float32)
         return out
 
@@ -317,14 +345,14 @@ class MilvusStore:
     def chunk_vectors(self, text_keys):
         out = {}
         for batch in _batches(sorted(text_keys)):
-            for r in self._query("chunks", f"text_key in {_quoted(batch)}", ["text_key", "embedding", "keywords"]):
-                out[r["text_key"]] = (np.asarray(r["embedding"], dtype=np.float32), r["keywords"].split())
+            for r in self._query("chunks", f"text_key in {_quoted(batch)}", ["text_key", "embedding", "tokens"]):
+                out[r["text_key"]] = (np.asarray(r["embedding"], dtype=np.float32), json.loads(r["tokens"]))
         return out
 
     def export(self, sentence_keys=None) -> Changes:
         keys = sorted(self.catalog())
         articles = self._articles(keys)
-        found = sorted(self._query("chunks", "", CHUNK_FIELDS + ["keywords", "embedding"]),
+        found = sorted(self._query("chunks", "", CHUNK_FIELDS + ["tokens", "embedding"]),
                        key=lambda r: (r["article_key"], r["position"]))
         sentences: dict[str, dict[str, np.ndarray]] = {k: {} for k in keys}
         for r in self._query("sentences", "", ["article_key", "key", "embedding"]):
@@ -332,5 +360,5 @@ class MilvusStore:
         vectors = np.array([r["embedding"] for r in found], dtype=np.float32).reshape(len(found), self.manifest.dim)
         manifest = replace(self.manifest, articles={k: articles[k].content_hash for k in keys})
         return Changes(manifest, [articles[k] for k in keys], [],
-                       [Chunk(*(r[f] for f in CHUNK_FIELDS[1:])) for r in found], [r["keywords"].split() for r in found],
+                       [Chunk(*(r[f] for f in CHUNK_FIELDS[1:])) for r in found], [json.loads(r["tokens"]) for r in found],
                        vectors, sentences, rebuild=True)

@@ -5,14 +5,17 @@ One schema per index (``store_collection``)::
 
     meta       the manifest and the BM25 statistics (chunks, keyword tokens)
     articles   key, source, title, published, outlet, content_hash, text
-    chunks     row (bigserial), the chunk, its Kiwi keyword tokens, a generated ``tsvector``
-               ('simple' over those tokens, GIN index) and ``embedding vector(dim)`` (HNSW, inner product)
+    chunks     row (bigserial), the chunk, its Kiwi keyword tokens, a ``tsvector`` of exactly those
+               tokens (GIN index) and ``embedding vector(dim)`` (HNSW, inner product)
     sentences  answer-sentence vectors per article (see ``store.SentenceTable``)
 
 Chunks and sentences go with their article (``ON DELETE CASCADE``). Filters are a ``WHERE`` on
 the article; dense search is pgvector's ``<#>``; keyword search finds chunks through the GIN
 index and scores them with BM25 in SQL (bm25s' Lucene formula, k1 1.5, b 0.75, from the
-tsvector's term counts), so the fused ranking is the FAISS default's. An ingest is one
+tsvector's term counts), so the fused ranking is the FAISS default's. The tsvector is written as
+a literal, not parsed by a text-search configuration: Kiwi's tokens are kept whole (it returns
+some names with a space, "알렉산더 헤이그", which the 'simple' parser would split, and then
+BM25 no longer agreed with FAISS: 2 points of answer@1 on a KorQuAD sample). An ingest is one
 transaction under an advisory lock: a crash or a second writer leaves the previous index.
 """
 
@@ -23,6 +26,7 @@ import functools
 import json
 import re
 import threading
+from collections import Counter
 from dataclasses import asdict
 
 import numpy as np
@@ -152,11 +156,12 @@ class PgStore:
             from .store import text_key
 
             with conn.cursor().copy(f"COPY {self.s}.chunks (id, article_key, position, start_pos, end_pos, text, n_tokens, "
-                                    "keywords, n_keywords, text_key, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["text", "text", "int4", "int4", "int4", "text", "int4", "text", "int4", "text", "vector"])
+                                    "tokens, keywords, n_keywords, text_key, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "text", "int4", "int4", "int4", "text", "int4", "text[]", "text", "int4", "text",
+                                "vector"])
                 for c, tokens, v in zip(changes.chunks, changes.tokens, changes.vectors):
-                    copy.write_row([c.id, c.article_key, c.index, c.start, c.end, c.text, c.tokens, " ".join(tokens),
-                                    len(tokens), text_key(c.text), np.asarray(v, dtype=np.float32)])
+                    copy.write_row([c.id, c.article_key, c.index, c.start, c.end, c.text, c.tokens, list(tokens),
+                                    tsvector(tokens), len(tokens), text_key(c.text), np.asarray(v, dtype=np.float32)])
             with conn.cursor().copy(f"COPY {self.s}.sentences (article_key, key, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
                 copy.set_types(["text", "text", "vector"])
                 for article_key, vectors in changes.sentences.items():
@@ -218,20 +223,22 @@ class PgStore:
             conds += " AND c.row = ANY(%(rows)s)"
             params["rows"] = [int(r) for r in rows]
             depth = len(rows)
+        counts = Counter(tokens)  # a repeated query token counts as often as it is repeated, as in bm25s
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         sql = f"""
-            WITH q AS (SELECT lexeme AS term, cardinality(positions) AS qtf
-                       FROM unnest(to_tsvector('simple', %(text)s))),
-                 tq AS (SELECT string_agg(quote_literal(term), ' | ')::tsquery AS query FROM q),
+            WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(qtf)s::int[], %(single)s::tsquery[]) AS q(term, qtf, single)),
                  w AS (SELECT q.term, q.qtf * ln(1 + (%(n)s - d.df + 0.5) / (d.df + 0.5)) AS idf FROM q
-                       CROSS JOIN LATERAL (SELECT count(*) AS df FROM {{s}}.chunks
-                                           WHERE tsv @@ quote_literal(q.term)::tsquery) d),
-                 hit AS (SELECT c.row, c.tsv, c.n_keywords FROM {{s}}.chunks c {join}, tq
-                         WHERE c.tsv @@ tq.query {conds})
+                       CROSS JOIN LATERAL (SELECT count(*) AS df FROM {{s}}.chunks WHERE tsv @@ q.single) d),
+                 hit AS (SELECT c.row, c.tsv, c.n_keywords FROM {{s}}.chunks c {join}
+                         WHERE c.tsv @@ %(query)s::tsquery {conds})
             SELECT hit.row, sum(w.idf * cardinality(u.positions)
                                 / (cardinality(u.positions) + {K1} * (1 - {B} + {B} * hit.n_keywords / %(avgdl)s)))
             FROM hit CROSS JOIN LATERAL unnest(hit.tsv) u JOIN w ON w.term = u.lexeme
             GROUP BY hit.row ORDER BY 2 DESC LIMIT %(depth)s"""
-        params.update(text=" ".join(tokens), n=self.n, avgdl=self.avgdl, depth=depth)
+        terms = list(counts)
+        params.update(terms=terms, qtf=[counts[t] for t in terms], single=[_quoted(t) for t in terms],
+                      query=" | ".join(_quoted(t) for t in terms), n=self.n, avgdl=self.avgdl, depth=depth)
         return _arrays(self._rows(sql, params))
 
     def fetch(self, rows):
@@ -269,23 +276,37 @@ class PgStore:
     def chunk_vectors(self, text_keys):
         if not text_keys:
             return {}
-        return {k: (np.asarray(v, dtype=np.float32), kw.split()) for k, v, kw in self._rows(
-            "SELECT DISTINCT ON (text_key) text_key, embedding, keywords FROM {s}.chunks WHERE text_key = ANY(%s)",
+        return {k: (np.asarray(v, dtype=np.float32), list(tokens)) for k, v, tokens in self._rows(
+            "SELECT DISTINCT ON (text_key) text_key, embedding, tokens FROM {s}.chunks WHERE text_key = ANY(%s)",
             [list(text_keys)])}
 
     def export(self, sentence_keys=None) -> Changes:
         """Everything, as one rebuilding ``Changes`` (for ``rag index migrate``)."""
         articles = [Article(*r) for r in self._rows(
             "SELECT key, source, title, published, outlet, text, content_hash FROM {s}.articles ORDER BY key")]
-        found = self._rows("SELECT id, article_key, position, start_pos, end_pos, text, n_tokens, keywords, embedding "
+        found = self._rows("SELECT id, article_key, position, start_pos, end_pos, text, n_tokens, tokens, embedding "
                            "FROM {s}.chunks ORDER BY article_key, position")
         sentences: dict[str, dict[str, np.ndarray]] = {a.key: {} for a in articles}
         for article_key, key, v in self._rows("SELECT article_key, key, embedding FROM {s}.sentences"):
             sentences[article_key][key] = np.asarray(v, dtype=np.float32)
         vectors = np.vstack([np.asarray(r[8], dtype=np.float32) for r in found]) if found else \
             np.zeros((0, self.manifest.dim), dtype=np.float32)
-        return Changes(self.manifest, articles, [], [Chunk(*r[:7]) for r in found], [r[7].split() for r in found],
+        return Changes(self.manifest, articles, [], [Chunk(*r[:7]) for r in found], [list(r[7]) for r in found],
                        vectors, sentences, rebuild=True)
+
+
+def _quoted(token: str) -> str:
+    """A token as a tsvector/tsquery lexeme literal: taken whole, never parsed."""
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector(tokens: list[str]) -> str:
+    """The tsvector literal of a token list: each distinct token with its positions (1-based),
+    so that a lexeme's term frequency is the number of times Kiwi found it."""
+    positions: dict[str, list[int]] = {}
+    for i, t in enumerate(tokens, 1):
+        positions.setdefault(t, []).append(min(i, 16383))
+    return " ".join(f"{_quoted(t)}:{','.join(map(str, p[:256]))}" for t, p in positions.items())
 
 
 def _arrays(found: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
@@ -300,8 +321,8 @@ def _schema(s: str, dim: int) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {s}.chunks (row bigserial PRIMARY KEY, id text NOT NULL,
             article_key text NOT NULL REFERENCES {s}.articles (key) ON DELETE CASCADE,
             position int NOT NULL, start_pos int NOT NULL, end_pos int NOT NULL, text text NOT NULL,
-            n_tokens int NOT NULL, keywords text NOT NULL, n_keywords int NOT NULL, text_key text NOT NULL,
-            tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, keywords)) STORED,
+            n_tokens int NOT NULL, tokens text[] NOT NULL, keywords text NOT NULL, n_keywords int NOT NULL,
+            text_key text NOT NULL, tsv tsvector GENERATED ALWAYS AS (keywords::tsvector) STORED,
             embedding vector({dim}) NOT NULL)""",
         f"""CREATE TABLE IF NOT EXISTS {s}.sentences (article_key text NOT NULL REFERENCES {s}.articles (key)
             ON DELETE CASCADE, key text NOT NULL, embedding vector({dim}) NOT NULL, PRIMARY KEY (article_key, key))""",

@@ -3,19 +3,14 @@
 servers start during the test run; a test is skipped, with the reason, only where one cannot."""
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
-
-import contextlib
 
 import numpy as np
 import pytest
 
 from conftest import ROOT, SEEDS, make_settings, run_cli
+from rag import servers
 from rag.errors import IndexBusy, IndexIncompatible, RagError
 from rag.pipeline import ask, ingest, open_index, search, server_store
 from rag.retrieve import Filters
@@ -29,43 +24,20 @@ QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "evals" / "seed_de
 def pg_url(tmp_path_factory):
     """A real PostgreSQL 16 server with pgvector, from the pgserver wheel, for this test session."""
     try:
-        import pgserver
-    except ImportError as e:
-        pytest.skip(f"pgserver is not installed ({e}); pip install -e .[test]")
-    try:
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-        server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-    except Exception as e:  # noqa: BLE001 - any failure to start means the same: no server here
-        pytest.skip(f"PostgreSQL could not start here: {type(e).__name__}: {e}")
-    yield server.get_uri()
-    server.cleanup()
+        with servers.postgres(tmp_path_factory.mktemp("pg")) as url:
+            yield url
+    except servers.ServerFailed as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="session")
 def milvus_url(tmp_path_factory):
     """A real Milvus (Lite) gRPC server on a free local port, reached by URI as a cluster would be."""
-    exe = Path(sys.executable).with_name("milvus-lite")
-    if not exe.exists():
-        pytest.skip("milvus-lite is not installed; pip install -e .[test]")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = tmp_path_factory.mktemp("milvus")
-    log = open(folder / "server.log", "w+")
-    proc = subprocess.Popen([str(exe), "server", "--data-dir", str(folder / "data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            break
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            log.seek(0)
-            pytest.skip(f"Milvus Lite could not start here: {log.read()[-500:]}")
-        time.sleep(0.3)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        with servers.milvus(tmp_path_factory.mktemp("milvus")) as url:
+            yield url
+    except servers.ServerFailed as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="session", params=["pgvector", "milvus"])
