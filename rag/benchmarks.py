@@ -278,21 +278,24 @@ def run_stores(settings: Settings, korquad: Path, articles: int | None = None, q
             log(f"{name}: {len(qs)} questions …")
             embedder.forget_queries()  # each store pays for its own query vectors
             sources, texts, ms = [], [], []
-            for q in qs:
+            for i, q in enumerate(qs, 1):
                 t = time.perf_counter()
                 hits = search(q["question"], target, k=20)
                 ms.append((time.perf_counter() - t) * 1000)
+                if i % 100 == 0:
+                    log(f"  {i} questions, search p50 {latency(ms)['p50_ms']} ms")
                 s, tx = _dedupe_by_source(((h.source, h.text) for h in hits), 20)
                 sources.append(s)
                 texts.append(tx)
             row.update(_metrics(sources, texts, qs), search=latency(ms))
             ask_ms = []
-            for q in qs[:100]:
+            for q in qs[:max(10, min(100, len(qs) // 10))]:
                 t = time.perf_counter()
                 ask(q["question"], target)
                 ask_ms.append((time.perf_counter() - t) * 1000)
             row["ask"] = latency(ask_ms)
             out["stores"][name] = row
+            log(f"{name}: {json.dumps(row)}")
     return out
 
 

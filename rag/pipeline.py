@@ -207,6 +207,9 @@ def store_settings(settings: Settings, url: str, collection: str | None = None) 
 
 def migrate(settings: Settings, target: Settings) -> int:
     """Copy the whole index to ``target``'s store, vectors and all (nothing is re-embedded)."""
+    where = lambda s: (s.store, s.store_url, s.store_collection) if s.store != "faiss" else (s.store, Path(s.index_dir).resolve())  # noqa: E731
+    if where(settings) == where(target):
+        raise BadInput("the migration's target is the index it would copy", "give --to another URL, folder or --to-collection")
     source = open_index(settings)
     changes = source.export(_sentence_keys)
     with _writing(target, rebuild=True) as (_, apply):

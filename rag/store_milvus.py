@@ -32,6 +32,8 @@ from dataclasses import asdict, replace
 import numpy as np
 
 from .chunking import Chunk
+
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # gRPC's keep-alive chatter with Milvus Lite is not the user's business
 from .errors import BadInput, IndexBusy, IndexMissing
 from .ingest import Article
 from .store import Changes, Manifest, check_compatible
@@ -89,8 +91,8 @@ class MilvusStore:
         from pymilvus import MilvusClient
 
         logging.getLogger("pymilvus").setLevel(logging.ERROR)  # Lite's iterator warns on every query
-        try:
-            return MilvusClient(uri=self.url, timeout=10)
+        try:  # a busy server (Milvus Lite under a test run) can take seconds to accept a channel
+            return MilvusClient(uri=self.url, timeout=30)
         except Exception as e:  # noqa: BLE001 - pymilvus raises several kinds for "not there"
             raise StoreUnavailable(f"cannot connect to Milvus at {self.url} ({str(e).strip()[:200]})",
                                    "start the server or fix store_url") from None

@@ -139,12 +139,11 @@ def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True)
           env: dict | None = None):
     """A `rag web` server on a free local port for the duration (``env`` added to this process's
     environment; its log in ``cwd``/server.log); yields (url, pid) once the page is served."""
-    import socket
     import tempfile
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from .servers import free_port
+
+    port = free_port()
     workdir = Path(cwd or tempfile.mkdtemp(prefix="rag-webload-"))
     server_log = open(workdir / "server.log", "w")
     root = str(Path(__file__).resolve().parents[1])  # this rag, even when not installed

@@ -10,3 +10,5 @@ echo "Evaluation suites (fail the build on a missed threshold):"
 .venv/bin/rag eval seeds korquad --meta --report reports/eval
 echo "Performance sample (figures only, no thresholds; full run: rag bench perf):"
 .venv/bin/rag bench perf --small --out reports/perf-small.json
+echo "Server stores sample (FAISS vs PostgreSQL vs Milvus on 2 KorQuAD articles; full run: rag bench stores):"
+.venv/bin/rag bench stores --articles 2 --questions 40 --out reports/stores-small.json

@@ -142,6 +142,18 @@ def test_cli_commands_work_unchanged_on_the_server_store(server, seed_settings):
     assert found.returncode == 0 and {p["source"] for p in json.loads(found.stdout)["passages"]} == {"002_c2bd60a9f3b022b5.txt"}
 
 
+def test_web_chat_answers_from_the_server_store(server, tmp_path):
+    """`rag web` with the store settings in its environment, driven over Chainlit's protocol."""
+    from rag import webload
+
+    env = {"RAG_STORE": server.store, "RAG_STORE_URL": server.store_url, "RAG_STORE_COLLECTION": "seeds"}
+    with webload.serve(tmp_path / "no-faiss-index", cwd=tmp_path, env=env) as (url, pid):
+        result = webload.run(url, chats=2, seconds=6, pid=pid, timeout=120)
+    assert result["answered"] >= 2 and result["failed"] == 0, result["errors"]
+    assert any("[1]" in a for a in result["sample_answers"].values()), result["sample_answers"]
+    assert not (tmp_path / "no-faiss-index").exists()  # it used the server, not a FAISS folder
+
+
 def test_clear_messages_for_a_missing_server_index_or_settings(server):
     nowhere = {"pgvector": "postgresql://nobody@127.0.0.1:1/none", "milvus": "http://127.0.0.1:1"}[server.store]
     down = run_cli("ask", "전작권?", "--store", server.store, "--store-url", nowhere)
