@@ -147,8 +147,8 @@ def _sentence_keys(article: Article) -> list[str]:
 @contextlib.contextmanager
 def _writing(settings: Settings, rebuild: bool):
     """(the current index or None, a function applying ``store.Changes`` to it and returning the
-    number of chunks then indexed), under the
-    store's write lock; the index is None when there is none yet or ``rebuild`` is asked."""
+    number of chunks then indexed), under the store's write lock; the index is None when there is
+    none yet or ``rebuild`` is asked."""
     expected = expected_manifest(settings)
     if settings.store == "faiss":
         index_dir = Path(settings.index_dir)
