@@ -23,6 +23,7 @@ from .errors import BadInput, IndexMissing, RagError
 from .ingest import CLEANER_VERSION, Article, find_article_files, read_article
 from .keyword import ANALYZER, keyword_tokens
 from .settings import Settings
+from .store import text_key
 
 
 @dataclass
@@ -112,12 +113,12 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
                                     settings.chunk_tokens, settings.chunk_overlap_tokens)
         # Vectors by text: what the store has is reused, the rest embedded in one pass; the
         # answer sentences too, so that answering looks their vectors up (see SentenceTable).
-        sentences = {a.key: {_text_key(t): t for t in answer_sentences(a.text)} for a in fresh}
+        sentences = {a.key: {text_key(t): t for t in answer_sentences(a.text)} for a in fresh}
         all_sentences = {k: t for per in sentences.values() for k, t in per.items()}
-        chunk_keys = {_text_key(c.text) for c in chunks}
+        chunk_keys = {text_key(c.text) for c in chunks}
         known = old.chunk_vectors(chunk_keys | set(all_sentences)) if old else {}
         known_sentences = old.sentence_vectors([k for k in all_sentences if k not in known]) if old else {}
-        chunk_text = {_text_key(c.text): c.text for c in chunks if _text_key(c.text) not in known}
+        chunk_text = {text_key(c.text): c.text for c in chunks if text_key(c.text) not in known}
         new_sentences = {k: t for k, t in all_sentences.items()
                          if k not in known_sentences and k not in known and k not in chunk_text}
         embedded = dict(zip([*chunk_text, *new_sentences], _embed(
@@ -128,7 +129,7 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
         known_sentences.update((k, v) for k, v in embedded.items() if k in new_sentences)
         known_sentences.update((k, known[k][0]) for k in all_sentences if k in known)
 
-        rows = [known[_text_key(c.text)] for c in chunks]
+        rows = [known[text_key(c.text)] for c in chunks]
         dim = len(rows[0][0]) if rows else (old.manifest.dim if old else 384)
         vectors = np.vstack([v for v, _ in rows]).astype(np.float32) if rows else np.zeros((0, dim), dtype=np.float32)
         hashes = {k: h for k, (h, _) in catalog.items() if k not in removed} | {a.key: a.content_hash for a in fresh}
@@ -141,7 +142,7 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
 
 
 def _sentence_keys(article: Article) -> list[str]:
-    return [_text_key(t) for t in answer_sentences(article.text)]
+    return [text_key(t) for t in answer_sentences(article.text)]
 
 
 @contextlib.contextmanager
@@ -216,10 +217,6 @@ def migrate(settings: Settings, target: Settings) -> int:
         return apply(changes)
 
 
-def _text_key(text: str) -> str:
-    return store.text_key(text)
-
-
 def _embed(texts: list[str], settings: Settings, quiet: bool, what: str) -> np.ndarray:
     from .embeddings import get_embedder
 
@@ -274,8 +271,9 @@ class IndexedSentences:
         return self.embedder.embed_query(text)
 
     def embed_passages(self, texts: list[str], progress=None) -> np.ndarray:
-        table = self.index.sentence_vectors([_text_key(t) for t in texts])
-        found = [table.get(_text_key(t)) for t in texts]
+        keys = [text_key(t) for t in texts]
+        table = self.index.sentence_vectors(keys)
+        found = [table.get(k) for k in keys]
         missing = [t for t, v in zip(texts, found) if v is None]
         fresh = iter(self.embedder.embed_passages(missing) if missing else ())
         return np.vstack([v if v is not None else next(fresh) for v in found]) if texts else self.embedder.embed_passages([])

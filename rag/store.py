@@ -12,7 +12,8 @@ with ``os.replace`` (atomic), so a crash or Ctrl-C at any point leaves either th
 or the new index, never half of one. Readers load a generation fully into memory.
 
 What retrieval, answering and ingest need from any store is the ``Store`` protocol below;
-``IndexData`` is the FAISS implementation (all in memory), ``store_pg.PgStore`` the PostgreSQL one.
+``IndexData`` is the FAISS implementation (all in memory), ``store_pg.PgStore`` the PostgreSQL
+one, ``store_milvus.MilvusStore`` the Milvus one.
 Rows are integers that a store hands out and takes back; nothing else is assumed about them.
 """
 
