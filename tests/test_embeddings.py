@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,43 @@ def test_bf16_keeps_the_vectors(tmp_path):
     cos = (fp32 * bf16).sum(axis=1)
     print(f"\nbf16 vs fp32: mean cosine {cos.mean():.5f}, min {cos.min():.5f}")
     assert cos.mean() >= 0.995
+
+
+def test_onnx_query_encoder_matches_the_torch_model(tmp_path):
+    """Queries run in ONNX Runtime on an export of the same weights: the same vectors as the
+    torch model in fp32, single or padded in a batch, and a damaged export is redone."""
+    from rag.embeddings import get_embedder
+
+    texts = _texts()[110:150]
+    ours = get_embedder(make_settings(tmp_path / "ix", embedding_precision="fp32"))
+    torch_vectors = ours._encode(["query: " + t for t in texts])
+    onnx_vectors = np.array([ours.embed_query(t) for t in texts])
+    cos = (torch_vectors * onnx_vectors).sum(axis=1)
+    print(f"\nONNX vs torch queries: min cosine {cos.min():.7f}")
+    assert cos.min() >= 0.99999
+    session, table = ours.query_runtime
+    ids, mask = ours.tokenize(["query: " + t for t in texts[:8]])
+    batch = session.run(None, {"embeds": table[ids], "mask": mask})[0]
+    assert mask.min() == 0  # rows of different lengths: padding masked, not embedded
+    assert ((batch * torch_vectors[:8]).sum(axis=1) >= 0.99999).all()
+
+    copy = tmp_path / "model"
+    shutil.copytree(ours.model_name, copy)
+    (copy / "query-onnx" / "encoder.onnx").write_bytes(b"not a model")
+    damaged = type(ours)(str(copy), ours.fingerprint, "fp32")
+    assert damaged.embed_query(texts[0]) @ onnx_vectors[0] >= 0.99999
+
+
+def test_answering_does_not_import_torch(seed_settings):
+    """A question needs only the ONNX query encoder: torch and transformers stay unimported."""
+    from conftest import ROOT
+
+    code = ("import sys; from rag.pipeline import ask; from rag.settings import load_settings; "
+            "a = ask('한미 정상회담에서 무엇을 합의했나', load_settings({'index_dir': sys.argv[1]})); "
+            "print(bool(a.answer), 'torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(seed_settings.index_dir)], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False", "False"]
 
 
 def test_conversion_is_cached_and_rebuilt_when_stale(tmp_path):
