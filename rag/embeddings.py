@@ -212,15 +212,33 @@ class E5Embedder(SentenceTransformerEmbedder):
         ids, mask = self.tokenize([text])
         return session.run(None, {"embeds": table[ids], "mask": mask})[0][0]
 
+    # Texts per forward pass: as many as fit in this many tokens. Fewer long texts at a time
+    # keep attention's working set in cache, while short sentences still go 40 or more at a
+    # time. 300 KorQuAD paragraphs (two rounds, noisy machine): 17.9-21.5 passages/s against
+    # 15.5-18.4 with 32 texts per batch; budgets of 1,024 and 4,096 tokens were no better.
+    batch_tokens = 2048
+
+    def batches(self, texts: list[str]):
+        """(rows, input ids, attention mask) per forward pass, longest texts first, each batch
+        cut to its own longest text so padding stays near zero."""
+        import torch
+
+        ids, mask = self.tokenize(texts)
+        lengths = mask.sum(1)
+        order = np.argsort(-lengths, kind="stable")
+        start = 0
+        while start < len(order):
+            longest = int(lengths[order[start]])
+            rows = order[start:start + max(1, self.batch_tokens // max(longest, 1))]
+            yield rows, torch.from_numpy(ids[rows, :longest]), torch.from_numpy(mask[rows, :longest])
+            start += len(rows)
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         import torch
 
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # longest first, as encode() does
         with torch.inference_mode():  # the model's own dtype (see ``model``)
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                ids, mask = map(torch.from_numpy, self.tokenize([texts[i] for i in rows]))
+            for rows, ids, mask in self.batches(texts):
                 hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)

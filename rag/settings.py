@@ -37,7 +37,7 @@ class Settings:
         "C engine), or any sentence-transformers model id or local path.",
     )
     embedding_precision: str = _f("auto", "'auto' (bf16 where the CPU has AMX/AVX-512-BF16), 'bf16' or 'fp32'.")
-    embedding_batch: int = _f(32, "Passages embedded per batch.")
+    embedding_batch: int = _f(32, "Passages per batch for a sentence-transformers model (the default model fills 2,048 tokens per batch).")
     chunk_tokens: int = _f(160, "Largest chunk, in cl100k_base tokens.")
     chunk_overlap_tokens: int = _f(40, "At most this many tokens of whole sentences repeated between chunks.")
     store: str = _f("faiss", "Where the index lives: 'faiss' (files in index_dir, the embedded default) or "
