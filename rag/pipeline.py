@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .answer import answer_sentences
+from .answer import Answer, answer_sentences
 from .chunking import CHUNKER_VERSION, Chunk, chunk_article
 from .errors import BadInput, IndexMissing, RagError
 from .ingest import CLEANER_VERSION, Article, find_article_files, read_article
@@ -304,7 +304,7 @@ def condense(question: str, history: list[tuple[str, str]], settings: Settings) 
 
 
 def ask(question: str, settings: Settings, history: list[tuple[str, str]] | None = None, filters=None,
-        on_token=None) -> "Answer":
+        on_token=None) -> Answer:
     """Answer one question with cited sentences, or abstain. ``history`` is [(standalone question, answer)]."""
     from dataclasses import replace
 

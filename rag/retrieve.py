@@ -67,7 +67,7 @@ def check_query(text: str, settings: Settings, what: str = "query") -> str:
         raise BadInput(f"the {what} is empty", f"type a {what}, e.g. \"전작권 전환은 언제?\"")
     if len(text) > settings.max_question_chars:
         raise BadInput(f"the {what} is {len(text):,} characters, over the {settings.max_question_chars:,} limit",
-                       f"shorten it to the question itself (or raise max_question_chars)")
+                       "shorten it to the question itself (or raise max_question_chars)")
     if not re.search(r"\w", text):
         raise BadInput(f"the {what} has no words, only punctuation or symbols", f"type a {what} with words in it")
     return text

@@ -1,7 +1,6 @@
 """Ingestion on the real seeds and on bad input, with real index files under tmp_path."""
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import ROOT, SEEDS, korquad, make_settings, run_cli
 from rag.chunking import chunk_article, split_sentences
-from rag.errors import BadInput, IndexBusy, IndexCorrupt, IndexIncompatible
+from rag.errors import IndexBusy, IndexCorrupt, IndexIncompatible
 from rag.ingest import read_article
 from rag.pipeline import ingest
 from rag.store import load_index, write_lock

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT, SEEDS, make_settings, run_cli
 from rag import servers
-from rag.errors import IndexBusy, IndexIncompatible, RagError
+from rag.errors import IndexBusy, IndexIncompatible
 from rag.pipeline import ask, ingest, open_index, search, server_store
 from rag.retrieve import Filters
 
