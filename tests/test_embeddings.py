@@ -82,6 +82,9 @@ def test_onnx_query_encoder_matches_the_torch_model(tmp_path):
 def test_answering_does_not_import_torch(seed_settings):
     """A question needs only the ONNX query encoder: torch and transformers stay unimported."""
     from conftest import ROOT
+    from rag.embeddings import get_embedder
+
+    get_embedder(seed_settings).query_runtime  # the one-off export (which does use torch) is done
 
     code = ("import sys; from rag.pipeline import ask; from rag.settings import load_settings; "
             "a = ask('한미 정상회담에서 무엇을 합의했나', load_settings({'index_dir': sys.argv[1]})); "
