@@ -122,8 +122,11 @@ def test_cli_batch_ask_and_search(seeds, tmp_path):
 
 def test_answer_sentences_come_from_the_index_not_the_model(seed_settings):
     """Sentences are embedded at ingest: answering runs the model on the question only, and
-    the looked-up vectors give the same answer as embedding the sentences on the spot."""
-    from rag.answer import compose
+    the looked-up vectors give the same answer as embedding the sentences on the spot.
+
+    Not bit for bit: in bf16 a text's vector moves by ~1e-4 with the batch it was embedded in
+    (the ingest's batches are not the composer's), so evidence scores agree to 0.005, not 1e-6."""
+    from rag.answer import compose, score_sentences
     from rag.embeddings import get_embedder
     from rag.pipeline import IndexedSentences, open_index, search
 
@@ -145,8 +148,13 @@ def test_answer_sentences_come_from_the_index_not_the_model(seed_settings):
         assert model.passages == 0
         embedded = compose(question, passages, seed_settings, model)
         assert model.passages > 0
-        assert looked_up.answer == embedded.answer and abs(looked_up.evidence_score - embedded.evidence_score) < 1e-6
+        assert looked_up.answer == embedded.answer
+        assert abs(looked_up.evidence_score - embedded.evidence_score) < 0.005
+        texts = [span.text for _, _, span in score_sentences(question, passages, model)]
         model.passages = 0
+        stored = IndexedSentences(model, index).embed_passages(texts)
+        assert model.passages == 0  # every candidate sentence was in the table
+        assert ((stored * model.inner.embed_passages(texts)).sum(1) > 0.999).all()  # each row is its own sentence's
 
 
 def test_an_index_without_a_sentence_table_still_answers(seed_settings, tmp_path):
