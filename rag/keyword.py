@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-ANALYZER = "kiwi-0.24/content-morphemes-v1"
+ANALYZER = "kiwi-0.24/content-morphemes-v2"  # v2: without Kiwi's typo dictionary (see ``kiwi``)
 KEEP_TAGS = ("NNG", "NNP", "NNB", "NR", "SH", "XR", "VV", "VA", "MAG")
 # Latin words and numbers are taken whole from the text: Kiwi splits some English words.
 _LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?")
@@ -25,10 +25,14 @@ _LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?")
 
 @functools.lru_cache(maxsize=1)
 def kiwi():
-    """The Kiwi analyser (about 1 s to load; loaded once, on first use)."""
+    """The Kiwi analyser, loaded once, on first use. Without its typo dictionary (informal
+    endings like "슴다", common misspellings): that halves the load and first analysis
+    (2.6 → 1.8 s here, paid by every ingest and every cold ``rag ask``), news text has few
+    typos, and on KorQuAD it changed the tokens of 11 of 10,510 texts and no retrieval
+    figure (hybrid gold@1 90.7, answer@1 91.4 on all 5,774 questions either way)."""
     from kiwipiepy import Kiwi
 
-    return Kiwi(num_workers=min(4, os.cpu_count() or 1))
+    return Kiwi(num_workers=min(4, os.cpu_count() or 1), load_typo_dict=False)
 
 
 def _content(text: str, tokens) -> list[str]:

