@@ -143,9 +143,14 @@ def _ingest_vs_embedding(settings: Settings, files, what: str, log):
                                + [t for a in index.articles.values() for t in answer_sentences(a.text)]))
     log(f"Embedding the same {len(texts):,} texts alone …")
     _, embed_s = _timed(embedder.embed_passages, texts)
+    # Everything but the embedding, two ways: against the ingest's own embedding step (same
+    # run, same texts: immune to the host's drift between runs), and against embedding the
+    # texts again on their own (what the issue asks; drift of a few % shows up in it).
     return settings, work / "corpus", report, {
-        "seconds": round(ingest_s, 1), "pure_embedding_seconds": round(embed_s, 1),
-        "overhead_share": round(max(0.0, ingest_s - embed_s) / ingest_s, 3)}
+        "seconds": round(ingest_s, 1), "embedding_step_seconds": round(report.embedding_seconds, 1),
+        "overhead_share": round(max(0.0, ingest_s - report.embedding_seconds) / ingest_s, 3),
+        "pure_embedding_seconds": round(embed_s, 1),
+        "overhead_share_vs_pure": round(max(0.0, ingest_s - embed_s) / ingest_s, 3)}
 
 
 def ingest_and_queries(settings: Settings, korquad: Path, articles: int, queries: int, log) -> dict:
@@ -334,8 +339,10 @@ def run(settings: Settings, korquad: Path, small: bool = False, large: float = 0
 
 def format_large(g: dict) -> str:
     return (f"Large ingest: {g['articles']:,} recombined articles → {g['chunks']:,} chunks ({g['distinct_chunks']:,} "
-            f"distinct texts embedded), {g['sentences']:,} new answer sentences: {g['seconds']} s, pure embedding {g['pure_embedding_seconds']} s (everything else "
-            f"{g['overhead_share']:.0%}); unchanged re-ingest {g['unchanged_reingest_seconds']} s")
+            f"distinct texts embedded), {g['sentences']:,} new answer sentences: {g['seconds']} s, of which embedding "
+            f"{g.get('embedding_step_seconds', '?')} s (everything else {g['overhead_share']:.0%}); embedded alone "
+            f"{g['pure_embedding_seconds']} s (everything else {g.get('overhead_share_vs_pure', 0):.0%}); "
+            f"unchanged re-ingest {g['unchanged_reingest_seconds']} s")
 
 
 def format_table(r: dict) -> str:
@@ -355,8 +362,9 @@ def format_table(r: dict) -> str:
         f"  arithmetic: ours {e.get('ours_gflops', '?')} GFLOP/s = {e.get('ours_share_of_peak', 0):.0%} of this CPU's "
         f"{e.get('matmul_peak_gflops', '?')} GFLOP/s matmul peak on the model's layer shapes",
         f"Ingest {p['paragraphs']} paragraphs ({p['chunks']} chunks, {p.get('sentences', 0)} answer sentences): "
-        f"{p['ingest']['seconds']} s, pure embedding "
-        f"{p['ingest']['pure_embedding_seconds']} s (everything else {p['ingest']['overhead_share']:.0%}); "
+        f"{p['ingest']['seconds']} s, of which embedding {p['ingest'].get('embedding_step_seconds', '?')} s "
+        f"(everything else {p['ingest']['overhead_share']:.0%}); the same texts embedded alone "
+        f"{p['ingest']['pure_embedding_seconds']} s (everything else {p['ingest'].get('overhead_share_vs_pure', 0):.0%}); "
         f"LangChain baseline {p['langchain_ingest']['seconds']} s ({p['ours_vs_langchain_ingest']}× ours)",
         f"Re-ingest: unchanged {p['reingest']['unchanged_seconds']} s, one changed article {p['reingest']['one_changed_seconds']} s",
         f"Warm latency ({q['queries']} questions): search p50 {q['search']['p50_ms']} ms / p95 {q['search']['p95_ms']}; "

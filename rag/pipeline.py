@@ -40,6 +40,7 @@ class IngestReport:
     chunks_embedded: int = 0
     sentences_embedded: int = 0
     seconds: float = 0.0
+    embedding_seconds: float = 0.0  # of ``seconds``, spent running the model
 
     def summary(self) -> str:
         lines = [
@@ -121,9 +122,11 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
         chunk_text = {text_key(c.text): c.text for c in chunks if text_key(c.text) not in known}
         new_sentences = {k: t for k, t in all_sentences.items()
                          if k not in known_sentences and k not in known and k not in chunk_text}
+        t = time.time()
         embedded = dict(zip([*chunk_text, *new_sentences], _embed(
             [*chunk_text.values(), *new_sentences.values()], settings, quiet,
             f"{len(chunk_text)} chunks and {len(new_sentences)} answer sentences")))
+        report.embedding_seconds = time.time() - t
         for (key, text), tokens in zip(chunk_text.items(), keyword_tokens(list(chunk_text.values()))):
             known[key] = (embedded[key], tokens)
         known_sentences.update((k, v) for k, v in embedded.items() if k in new_sentences)
