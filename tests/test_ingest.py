@@ -164,6 +164,44 @@ def test_index_built_with_other_settings_is_refused(seed_settings, tmp_path):
     assert "chunk settings" not in str(err.value) and "rag ingest --rebuild" in str(err.value)
 
 
+def test_rebuild_keeps_the_vectors_of_the_same_model(corpus, tmp_path):
+    """An index from an older keyword analyser is refused until rebuilt; the rebuild then
+    re-analyses every chunk but embeds nothing (vectors kept by text, bit for bit), and an
+    index of another embedding model or a damaged one offers nothing to keep."""
+    import json
+
+    import numpy as np
+
+    from rag.keyword import ANALYZER, keyword_tokens
+    from rag.pipeline import _writing
+
+    settings = make_settings(tmp_path / "ix")
+    ingest([corpus], settings, quiet=True)
+    index_dir = Path(settings.index_dir)
+    manifest = index_dir / (index_dir / "CURRENT").read_text() / "manifest.json"
+    raw = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**raw, "keyword_analyzer": "kiwi-0.1/older"}))
+    before = load_index(index_dir)
+    assert run_cli("ingest", str(corpus), "--index", str(index_dir)).returncode == 2  # refused, says rebuild
+    result = run_cli("ingest", str(corpus), "--index", str(index_dir), "--rebuild")
+    assert result.returncode == 0, result.stderr
+    assert "0 chunks and 0 answer sentences embedded" in result.stdout and "vectors kept" in result.stdout
+    after = load_index(index_dir, None)
+    assert after.manifest.keyword_analyzer == ANALYZER
+    assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
+    assert np.array_equal(after.vectors.vectors(), before.vectors.vectors())
+    assert np.array_equal(after.sentences.vectors, before.sentences.vectors)
+    assert after.tokens == keyword_tokens([c.text for c in after.chunks])
+
+    current = index_dir / (index_dir / "CURRENT").read_text() / "manifest.json"
+    current.write_text(json.dumps({**json.loads(current.read_text()), "embedding_model": "st:another-model"}))
+    with _writing(settings, rebuild=True) as (old, _, replaced):
+        assert old is None and replaced is None
+    (current.parent / "vectors.faiss").write_bytes(b"damaged")
+    with _writing(settings, rebuild=True) as (old, _, replaced):
+        assert old is None and replaced is None
+
+
 def test_damaged_index_gives_rebuild_hint_and_rebuild_recovers(corpus, tmp_path):
     settings = make_settings(tmp_path / "ix")
     ingest([corpus], settings, quiet=True)
