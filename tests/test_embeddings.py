@@ -107,7 +107,7 @@ def test_ingest_and_answering_do_not_import_torch(seed_settings, tmp_path):
     from conftest import ROOT, SEEDS
     from rag.embeddings import get_embedder
 
-    get_embedder(seed_settings).runtime  # the one-off export (which does use torch) is done
+    get_embedder(seed_settings).encoder  # the one-off export (which does use torch) is done
     index = tmp_path / "ix"
     code = ("import sys; from pathlib import Path; from rag.pipeline import ask, ingest; "
             "from rag.settings import load_settings; s = load_settings({'index_dir': sys.argv[1]}); "
