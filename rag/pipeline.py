@@ -21,7 +21,7 @@ from .answer import Answer, answer_sentences
 from .chunking import CHUNKER_VERSION, Chunk, chunk_article
 from .errors import BadInput, IndexMissing, RagError
 from .ingest import CLEANER_VERSION, Article, find_article_files, read_article
-from .keyword import ANALYZER, keyword_tokens
+from .keyword import ANALYZER, chunk_keyword_tokens
 from .settings import Settings
 from .store import text_key
 
@@ -140,7 +140,7 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
             f"{len(to_embed)} chunks and {len(new_sentences)} answer sentences")))
         report.embedding_seconds = time.time() - t
         embedded |= reused
-        for (key, text), tokens in zip(chunk_text.items(), keyword_tokens(list(chunk_text.values()))):
+        for (key, text), tokens in zip(chunk_text.items(), chunk_keyword_tokens(list(chunk_text.values()))):
             known[key] = (embedded[key], tokens)
         known_sentences.update((k, v) for k, v in embedded.items() if k in all_sentences and k not in known_sentences)
         known_sentences.update((k, known[k][0]) for k in all_sentences if k in known)

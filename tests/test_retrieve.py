@@ -14,6 +14,22 @@ def test_korean_inflections_match_the_same_morphemes():
     assert set(keyword_tokens(["체결했다"])[0]) & set(keyword_tokens(["체결됐어?"])[0])
 
 
+def test_chunks_are_analysed_sentence_by_sentence_once_each(monkeypatch):
+    """A chunk's keyword tokens are its sentences' tokens; a sentence two chunks share (their
+    overlap) is analysed once; on these chunks that is the same bag as whole-chunk analysis."""
+    import rag.keyword as keyword
+
+    chunks = ["한미 양국은 합의했다. 이어서 국방장관 회의를 열었다.",
+              "이어서 국방장관 회의를 열었다. SCM에서 COTP 이행을 논의했다."]
+    whole = keyword.keyword_tokens(chunks)
+    analysed = []
+    real = keyword.keyword_tokens
+    monkeypatch.setattr(keyword, "keyword_tokens", lambda texts: analysed.extend(texts) or real(texts))
+    got = keyword.chunk_keyword_tokens(chunks)
+    assert analysed == ["한미 양국은 합의했다.", "이어서 국방장관 회의를 열었다.", "SCM에서 COTP 이행을 논의했다."]
+    assert [sorted(t) for t in got] == [sorted(t) for t in whole] and "cotp" in got[1]
+
+
 def test_keyword_side_finds_exact_acronyms_and_numbers(seed_settings):
     hits = search("232조", seed_settings, k=3, mode="keyword")
     assert "232조" in hits[0].text and hits[0].keyword > 0
