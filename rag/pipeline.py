@@ -128,8 +128,9 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
         chunk_text = {text_key(c.text): c.text for c in chunks if text_key(c.text) not in known}
         # A rebuild keeps the vectors the previous index has for the same texts (same model):
         # only the keyword tokens are made anew (an analyser upgrade re-embeds nothing).
-        reused = {k: v for k, (v, _) in replaced.chunk_vectors(set(chunk_text) | set(all_sentences)).items()} if replaced else {}
+        reused = {}
         if replaced:
+            reused = {k: v for k, (v, _) in replaced.chunk_vectors(set(chunk_text) | set(all_sentences)).items()}
             reused |= replaced.sentence_vectors([k for k in all_sentences if k not in reused])
         to_embed = {k: t for k, t in chunk_text.items() if k not in reused}
         new_sentences = {k: t for k, t in all_sentences.items()
@@ -163,11 +164,12 @@ def _sentence_keys(article: Article) -> list[str]:
 
 
 @contextlib.contextmanager
-def _writing(settings: Settings, rebuild: bool):
+def _writing(settings: Settings, rebuild: bool, keep_vectors: bool = True):
     """(the current index or None, a function applying ``store.Changes`` to it and returning the
-    number of chunks then indexed, the index being rebuilt or None), under the store's write
+    number of chunks then indexed, the index being replaced or None), under the store's write
     lock. The current index is None when there is none yet or ``rebuild`` is asked; then the
-    index being replaced is offered for its vectors, if it is readable and of the same model."""
+    index being replaced is offered for its vectors (FAISS, ``keep_vectors``), if it is
+    readable and of the same model."""
     expected = expected_manifest(settings)
     if settings.store == "faiss":
         index_dir = Path(settings.index_dir)
@@ -176,7 +178,7 @@ def _writing(settings: Settings, rebuild: bool):
             if not rebuild:
                 with contextlib.suppress(IndexMissing):
                     old = store.load_index(index_dir, expected)
-            else:
+            elif keep_vectors:
                 with contextlib.suppress(RagError):  # missing or damaged: nothing to keep
                     replaced = store.load_index(index_dir)
                 if replaced is not None and replaced.manifest.embedding_model != expected.embedding_model:
@@ -236,7 +238,7 @@ def migrate(settings: Settings, target: Settings) -> int:
         raise BadInput("the migration's target is the index it would copy", "give --to another URL, folder or --to-collection")
     source = open_index(settings)
     changes = source.export(_sentence_keys)
-    with _writing(target, rebuild=True) as (_, apply, _replaced):
+    with _writing(target, rebuild=True, keep_vectors=False) as (_, apply, _replaced):
         return apply(changes)
 
 
