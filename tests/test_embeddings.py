@@ -55,6 +55,49 @@ def test_bf16_keeps_the_vectors(tmp_path):
     assert cos.mean() >= 0.995
 
 
+def test_int8_keeps_the_vectors_and_the_ranking(tmp_path):
+    """int8 passages (NNCF-quantised once, calibrated on the seeds) against fp32, on KorQuAD
+    paragraphs, questions and English (none of it in the calibration set): the vectors stay
+    close, fp32 questions find the same paragraphs, and a damaged quantised model is redone."""
+    from rag.convert_e5 import quantize_encoder
+    from rag.embeddings import get_embedder
+
+    texts = _texts()
+    paragraphs, questions = texts[:110], texts[110:200]  # question i was asked of paragraph i
+    fp32 = get_embedder(make_settings(tmp_path / "a", embedding_precision="fp32"))
+    int8 = get_embedder(make_settings(tmp_path / "b", embedding_precision="int8"))
+    assert int8.precision == "int8" and fp32.precision == "fp32"
+    exact, quantised = fp32.embed_passages(texts), int8.embed_passages(texts)
+    stamp = Path(int8.model_name) / "openvino-int8" / "export.json"
+    mtime = stamp.stat().st_mtime_ns
+    assert quantize_encoder(Path(int8.model_name), lambda: 1 / 0) == stamp.parent  # kept: no calibration run
+    assert stamp.stat().st_mtime_ns == mtime
+    cos = (exact * quantised).sum(axis=1)
+    print(f"\nint8 vs fp32: mean cosine {cos.mean():.5f}, min {cos.min():.5f}", end="")
+    assert cos.mean() >= 0.995 and cos.min() >= 0.98
+    queries = np.array([fp32.embed_query(q) for q in questions])
+    found = lambda vectors: (queries @ vectors[:110].T).argmax(axis=1) == np.arange(90)  # noqa: E731
+    print(f"; gold@1 of 90 questions: fp32 {found(exact).sum()}, int8 {found(quantised).sum()}")
+    assert found(quantised).sum() >= found(exact).sum() - 2
+
+    copy = tmp_path / "model"
+    shutil.copytree(int8.model_name, copy)
+    (copy / "openvino-int8" / "encoder.xml").write_bytes(b"not a model")
+    damaged = type(int8)(str(copy), int8.fingerprint, "int8")
+    assert (damaged.embed_passages(texts[:3]) * quantised[:3]).sum(axis=1).min() >= 0.9999
+
+
+def test_unknown_precision_says_what_to_set(tmp_path):
+    import pytest
+
+    from rag.embeddings import get_embedder
+    from rag.errors import BadInput
+
+    with pytest.raises(BadInput, match="unknown embedding precision 'int4'") as e:
+        get_embedder(make_settings(tmp_path / "ix", embedding_precision="int4"))
+    assert "auto, int8, bf16 or fp32" in e.value.hint
+
+
 @functools.lru_cache(maxsize=1)
 def _torch_model(folder: str):
     import transformers
@@ -107,7 +150,7 @@ def test_ingest_and_answering_do_not_import_torch(seed_settings, tmp_path):
     from conftest import ROOT, SEEDS
     from rag.embeddings import get_embedder
 
-    get_embedder(seed_settings).encoder  # the one-off export (which does use torch) is done
+    get_embedder(seed_settings).compiled(0)  # the one-off export and int8 quantisation (which use torch) are done
     index = tmp_path / "ix"
     code = ("import sys; from pathlib import Path; from rag.pipeline import ask, ingest; "
             "from rag.settings import load_settings; s = load_settings({'index_dir': sys.argv[1]}); "
