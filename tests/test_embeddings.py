@@ -63,7 +63,7 @@ def test_int8_keeps_the_vectors_and_the_ranking(tmp_path):
     from rag.embeddings import get_embedder
 
     texts = _texts()
-    paragraphs, questions = texts[:110], texts[110:200]  # question i was asked of paragraph i
+    questions = texts[110:200]  # question i was asked of paragraph i (texts[i])
     fp32 = get_embedder(make_settings(tmp_path / "a", embedding_precision="fp32"))
     int8 = get_embedder(make_settings(tmp_path / "b", embedding_precision="int8"))
     assert int8.precision == "int8" and fp32.precision == "fp32"
