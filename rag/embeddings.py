@@ -254,11 +254,8 @@ class E5Embedder(_Embedder):
 
         def feeds():
             texts = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-            feeds = []
-            for text in texts:  # one text per sample: statistics per text, not per padded batch
-                ids, mask = self.tokenize([self.passage_prefix + text])
-                feeds.append({"embeds": self.encoder[2][ids], "mask": mask})
-            return feeds
+            # one text per sample: statistics per text, not per padded batch
+            return [self.inputs(*self.tokenize([self.passage_prefix + text])) for text in texts]
 
         model = Path(self.model_name)
         return _made_once(model / "openvino-int8", "the int8 encoder", "Quantising the encoder to int8 (once, ~20 s)",
@@ -277,13 +274,17 @@ class E5Embedder(_Embedder):
                     graph, "CPU", {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"})
             return self._compiled[which]
 
+    def inputs(self, ids: np.ndarray, mask: np.ndarray) -> dict:
+        """The exported graph's inputs for a padded batch: token vectors read from the table."""
+        return {"embeds": self.encoder[2][ids], "mask": mask}
+
     def infer(self, which: int, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The normalised vectors of one padded batch of token ids, by the passage (0) or the
         query (1) model."""
         requests = self._requests.__dict__
         if which not in requests:
             requests[which] = self.compiled(which).create_infer_request()
-        vectors = requests[which].infer({"embeds": self.encoder[2][ids], "mask": mask})[0]
+        vectors = requests[which].infer(self.inputs(ids, mask))[0]
         return np.array(vectors, dtype=np.float32)  # a copy: the request reuses its output buffer
 
     # Texts per forward pass: as many as fit in this many tokens. Fewer long texts at a time

@@ -41,18 +41,19 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t
 
 
-def matmul_peak_gflops(dtype_name: str, tokens: int = 2048) -> float:
-    """GFLOP/s (int8: GOP/s) of this CPU's matrix units on the model's own layer shapes (the
-    feed-forward pair, 2,048 tokens, every core, best of 20, oneDNN through torch; int8 by
-    ``torch._int_mm``): the reference ceiling for an embedder whose arithmetic is these matmuls."""
+def matmul_peak_gflops(precision: str, tokens: int = 2048) -> float:
+    """GFLOP/s (int8: GOP/s) of this CPU's matrix units at ``precision`` ('int8', 'bf16' or
+    'fp32') on the model's own layer shapes (the feed-forward pair, 2,048 tokens, every core,
+    best of 20, oneDNN through torch; int8 by ``torch._int_mm``): the reference ceiling for an
+    embedder whose arithmetic is these matmuls."""
     import torch
 
-    if dtype_name == "int8":
+    if precision == "int8":
         x, h = torch.randint(-128, 128, (tokens, 384), dtype=torch.int8), torch.randint(-128, 128, (tokens, 1536), dtype=torch.int8)
         up, down = torch.randint(-128, 128, (384, 1536), dtype=torch.int8), torch.randint(-128, 128, (1536, 384), dtype=torch.int8)
         layer = lambda: (torch._int_mm(x, up), torch._int_mm(h, down))  # noqa: E731
     else:
-        dtype = getattr(torch, dtype_name)
+        dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[precision]
         x = torch.randn(tokens, 384).to(dtype)
         up, down = torch.nn.Linear(384, 1536).to(dtype), torch.nn.Linear(1536, 384).to(dtype)
         layer = lambda: down(up(x))  # noqa: E731
@@ -103,8 +104,7 @@ def embedding_throughput(settings: Settings, texts: list[str], rounds: int = 2) 
     prefixed = [ours.passage_prefix + t for t in texts]
     n_tokens = int(ours.tokenize(prefixed)[1].sum())
     batches = list(ours.batches(prefixed))
-    table = ours.encoder[2]
-    inputs = [{"embeds": np.ascontiguousarray(table[ids]), "mask": mask} for _, ids, mask in batches]
+    inputs = [ours.inputs(ids, mask) for _, ids, mask in batches]
     request = ours.compiled(0).create_infer_request()
 
     def raw_forward():
@@ -119,7 +119,7 @@ def embedding_throughput(settings: Settings, texts: list[str], rounds: int = 2) 
     best["pytorch_forward"] = _torch_forward(ours.model_name, ours.bf16, batches)
     row = lambda s: {"seconds": round(s, 2), "passages_per_s": round(len(texts) / s, 1),  # noqa: E731
                      "tokens_per_s": round(n_tokens / s)}
-    peak = matmul_peak_gflops({"int8": "int8", "bf16": "bfloat16", "fp32": "float32"}[ours.precision])
+    peak = matmul_peak_gflops(ours.precision)
     config = json.loads((Path(ours.model_name) / "config.json").read_text())
     achieved = model_gflop(config, [ids.shape for _, ids, _ in batches]) / best["ours"]
     return {"texts": len(texts), "tokens": n_tokens, "precision": ours.precision, "rounds": rounds,
