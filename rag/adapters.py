@@ -44,7 +44,7 @@ class HybridRetriever(BaseRetriever):
     filters: object = None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        from .pipeline import search
+        from .retrieve import search
 
         hits = search(query, self.settings, k=self.k, filters=self.filters)
         return [Document(page_content=p.text, id=p.chunk_id,

@@ -1,4 +1,4 @@
-"""Article → Chunks: sentence-aligned spans measured in cl100k_base tokens.
+"""Article → Chunks and evidence sentences: sentence-aligned spans in cl100k_base tokens.
 
 A chunk is a span ``article.text[start:end]``: whole sentences, never crossing a
 paragraph unless paragraphs are short enough to share a chunk, at most
@@ -8,6 +8,9 @@ paragraph unless paragraphs are short enough to share a chunk, at most
     >>> spans = split_sentences("한미가 합의했다. 이어서 회의를 열었다.\\nU.S. officials agreed.")
     >>> [s.text for s in spans]
     ['한미가 합의했다.', '이어서 회의를 열었다.', 'U.S. officials agreed.']
+
+Evidence sentences are the sentences of an article an answer may quote: long enough to say
+something, and never one that addresses the model instead of reporting news.
 """
 
 from __future__ import annotations
@@ -21,6 +24,15 @@ CHUNKER_VERSION = 2  # bump when the same text would be cut differently (indexes
 _END = re.compile(r"[.?!。…]+['\"”’)\]]*(?=\s)|\n")
 # A line ending like this continues its sentence on the next line (blogs wrap mid-sentence).
 _CONTINUES = re.compile(r"(?:[,，]|(?:에서|까지|부터|위해|통해|대해|해|고|며|서|면|로|를|을|은|는|이|가|의|와|과|등|및|도|게|만|데|여|고자))$")
+# Text in an article that addresses the model instead of reporting news: never evidence.
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,30}\b(?:instructions?|prompts?|rules)\b|system\s*prompt|"
+    r"\byou are now\b|^\W*(?:system|assistant|developer)\s*:|<\|?(?:im_start|system)\|?>|"
+    r"(?:이전|앞의|앞선|위의|기존의?)\s*(?:모든\s*)?(?:지시|명령|지침|규칙)\S*\s*(?:모두\s*)?무시|"
+    r"(?:지시|명령|지침)\S*\s*(?:모두\s*)?무시하(?:고|라|세요|십시오)|시스템\s*프롬프트|"
+    r"(?:이?라고)만\s*(?:답|대답|말)하|(?:너|당신)는\s*이제",
+    re.I | re.M,
+)
 _NO_BREAK_BEFORE = re.compile(r"(?:\b[A-Z]|\b\d{1,3}|Mr|Mrs|Ms|Dr|St|vs|etc|No|Inc|Co|Jr|Sr|e\.g|i\.e)\.$")
 
 
@@ -154,3 +166,18 @@ def chunk_article(article_key: str, content_hash: str, text: str, max_tokens: in
         chunks.append(Chunk(f"{content_hash[:12]}-{index:04d}", article_key, index, start, end, chunk_text,
                             count_tokens(chunk_text)))
     return chunks
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Does this text try to instruct the model ("ignore previous instructions", "SYSTEM: …")?"""
+    return bool(INSTRUCTION.search(text))
+
+
+def worth_quoting(sentence: str) -> bool:
+    """A sentence that could answer: 8+ word characters, and not one that addresses the model."""
+    return len(re.findall(r"\w", sentence)) >= 8 and not looks_like_instruction(sentence)
+
+
+def evidence_sentences(text: str) -> list[str]:
+    """The sentences of an article an answer may quote (embedded at ingest)."""
+    return [s.text for s in split_sentences(text) if worth_quoting(s.text)]

@@ -1,4 +1,5 @@
-"""The ``rag`` command: a thin front over ``rag.pipeline``.
+"""The ``rag`` command: a thin front over the library (``rag.indexing``, ``rag.retrieve``,
+``rag.answering``, ``rag.eval``, ``rag.bench``).
 
 Errors the user can act on (``RagError``) print as one message with what to do, and
 exit 2; nothing the user did wrong prints a stack trace.
@@ -40,7 +41,7 @@ def _lines(path: str) -> list[str]:
 
 
 def cmd_ingest(args) -> int:
-    from .pipeline import ingest
+    from .indexing import ingest
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [Path(settings.seeds_dir)]
@@ -54,7 +55,7 @@ def _passage_json(p) -> dict:
 
 
 def cmd_search(args) -> int:
-    from .pipeline import search
+    from .retrieve import search
 
     settings = _settings(args)
     queries = _lines(args.queries) if args.queries else [args.query]
@@ -85,30 +86,33 @@ def cmd_search(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from . import perf
-    from .benchmarks import DEFAULT_KORQUAD, format_table, run_retrieval
+    from .eval.korquad import KORQUAD_FILE
 
     settings = _settings(args)
-    korquad = Path(args.korquad or DEFAULT_KORQUAD)
+    korquad = Path(args.korquad or KORQUAD_FILE)
     if args.what != "web" and not korquad.is_file():
         raise BadInput(f"the KorQuAD dev set is not at {korquad}", "pass --korquad PATH/KorQuAD_v1.0_dev.json")
     if args.what == "perf":
+        from .bench import perf
+
         result = perf.run(settings, korquad, small=args.small, large=args.large)
         print(perf.format_table(result))
     elif args.what == "stores":
-        from .benchmarks import format_stores, run_stores
+        from .bench.stores import format_stores, run_stores
 
         urls = {"pgvector": args.pg_url, "milvus": args.milvus_url}
         result = run_stores(settings, korquad, args.articles, args.questions, tuple(args.stores.split(",")), urls)
         print(format_stores(result))
     elif args.what == "web":
-        from . import webload
+        from .bench import webload
 
         with contextlib.ExitStack() as stack:
             url, pid = (args.url, None) if args.url else stack.enter_context(webload.serve(settings.index_dir))
             result = webload.run(url, args.chats, args.seconds, pid)
         print(webload.format_result(result))
     else:
+        from .bench.retrieval import format_table, run_retrieval
+
         result = run_retrieval(settings, korquad, args.articles, baseline=not args.no_baseline)
         print(format_table(result))
     if args.out:
@@ -149,7 +153,7 @@ def print_answer(answer) -> None:
 
 
 def cmd_ask(args) -> int:
-    from .pipeline import ask
+    from .answering import ask
 
     settings = _settings(args)
     if args.questions:
@@ -173,7 +177,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from .pipeline import ask
+    from .answering import ask
 
     settings = _settings(args)
     history: list[tuple[str, str]] = []
@@ -210,7 +214,7 @@ def cmd_web(args) -> int:
     """Start the Chainlit chat, ingesting the seeds first if there is no index yet."""
     import secrets
 
-    from .pipeline import has_index, ingest
+    from .indexing import has_index, ingest
 
     settings = _settings(args)
     if not has_index(settings):
@@ -228,7 +232,10 @@ def cmd_web(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import load_suite, meta_evaluate, run_suite, table, write_reports
+    from .eval.harness import run_suite
+    from .eval.meta import meta_evaluate
+    from .eval.reports import table, write_reports
+    from .eval.suites import load_suite
 
     settings = _settings(args)
     names = args.suites or ["seeds", "korquad"]
@@ -262,10 +269,11 @@ def cmd_eval(args) -> int:
 
 def cmd_index(args) -> int:
     """``rag index migrate --to URL``: copy the index to another store without re-embedding."""
-    from .pipeline import migrate, store_settings
+    from .indexing import migrate
+    from .stores import settings_for_url
 
     settings = _settings(args)
-    target = store_settings(settings, args.to, args.to_collection)
+    target = settings_for_url(settings, args.to, args.to_collection)
     print(f"Copying the index to {args.to} …", file=sys.stderr, flush=True)
     t = time.time()
     chunks = migrate(settings, target)
@@ -298,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--since", help="only articles published on or after YYYY-MM-DD")
         p.add_argument("--until", help="only articles published on or before YYYY-MM-DD")
 
-    p = common(sub.add_parser("ingest", help="index article files (default: seeds/)"))
+    p = common(sub.add_parser("ingest", help="index article files (default: the bundled seed articles)"))
     p.add_argument("paths", nargs="*", help=".txt/.md/.html files or folders")
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and build it anew")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -328,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     filters(p)
     p.set_defaults(func=cmd_chat)
 
-    p = common(sub.add_parser("eval", help="run evaluation suites from evals/ (exit 1 on a missed threshold)"))
-    p.add_argument("suites", nargs="*", help="suite names (evals/NAME.toml) or paths; default: seeds korquad")
+    p = common(sub.add_parser("eval", help="run evaluation suites (exit 1 on a missed threshold)"))
+    p.add_argument("suites", nargs="*", help="suite names (rag/eval/suites/NAME.toml) or paths; default: seeds korquad")
     p.add_argument("--report", default="reports/eval", help="folder for report.json, summary.md, junit.xml, report.html")
     p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
     p.add_argument("--full", action="store_true", help="KorQuAD: every article and question, not the CI sample")
@@ -350,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="web: a running chat to load (default: start `rag web` on --index)")
     p.add_argument("--chats", type=int, default=10, help="web: concurrent chats")
     p.add_argument("--seconds", type=float, default=60, help="web: how long every chat keeps asking")
-    p.add_argument("--korquad", help="path to KorQuAD_v1.0_dev.json (default: ../shared/benchmarks/korquad/)")
+    p.add_argument("--korquad", help="path to KorQuAD_v1.0_dev.json (default: the copy in rag/data/korquad/)")
     p.add_argument("--articles", type=int, help="only the first N KorQuAD articles (a quick sample)")
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
     p.add_argument("--stores", default="pgvector,milvus", help="stores: server stores compared with FAISS")

@@ -42,3 +42,7 @@ class BadInput(RagError):
 
 class BackendUnavailable(RagError):
     """The configured LLM endpoint did not answer in time or failed."""
+
+
+class StoreUnavailable(RagError):
+    """A server store (PostgreSQL, Milvus) could not be reached or failed mid-query."""

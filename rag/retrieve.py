@@ -7,7 +7,7 @@ Every candidate gets both scores (its dense score is computed from its stored ve
 its BM25 score from the full score array), then MMR keeps the top k from being
 near-copies of each other.
 
-    >>> hits = search(index, embedder, "전작권 전환 검증은 언제까지?", settings)
+    >>> hits = search("전작권 전환 검증은 언제까지?", settings)
     >>> hits[0].title, round(hits[0].fused, 2)
     ('제57차 한미안보협의회의(SCM) 결과: 자주국방과 동맹의 균형', 0.97)
 """
@@ -19,9 +19,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .chunking import count_tokens
+from .embeddings import get_embedder
 from .errors import BadInput
-from .keyword import keyword_tokens
+from .indexing import open_index
+from .keywords import keyword_tokens
 from .settings import Settings
+from .stores import Window
 
 
 @dataclass(frozen=True)
@@ -87,65 +91,75 @@ def fuse(dense: np.ndarray, keyword: np.ndarray, dense_weight: float, keyword_we
     return dense_weight * _minmax(dense.astype(np.float64)) + keyword_weight * kw_norm
 
 
-def search(index, embedder, query: str, settings: Settings, k: int | None = None,
-           filters: Filters | None = None, mode: str = "hybrid") -> list[Passage]:
-    """Top ``k`` passages for ``query`` from ``index`` (a ``store.Store``); ``mode`` is
-    'hybrid', 'dense' or 'keyword'. The store finds candidates (filters applied there)."""
+def search(query: str, settings: Settings, k: int | None = None, filters: Filters | None = None,
+           mode: str = "hybrid") -> list[Passage]:
+    """Ranked passages for ``query`` from the live index the settings name."""
+    return search_index(open_index(settings), query, settings, k, filters, mode)
+
+
+def search_index(index, query: str, settings: Settings, k: int | None = None, filters: Filters | None = None,
+                 mode: str = "hybrid") -> list[Passage]:
+    """Top ``k`` passages for ``query`` from ``index`` (a ``stores.Store``); ``mode`` is 'hybrid',
+    'dense' or 'keyword'. The store finds candidates (filters applied there); every candidate
+    gets both scores, they are fused, MMR picks the top k, and each grows into its window."""
     query = check_query(query, settings)
     k = k or settings.top_k
     if k < 1:
         raise BadInput(f"k must be at least 1 (got {k})", "use -k 5")
     if index.size() == 0:
         return []
-    depth = max(settings.candidates, k)
-    qvec = embedder.embed_query(query) if mode != "keyword" else None
+    qvec = get_embedder(settings).embed_query(query) if mode != "keyword" else None
     tokens = keyword_tokens([query])[0] if mode != "dense" else []
-    candidates: set[int] = set()
-    if qvec is not None:
-        candidates.update(int(r) for r in index.dense(qvec, depth, filters)[0])
-    if tokens:
-        candidates.update(int(r) for r in index.keyword(tokens, depth, filters)[0])
-    if not candidates:
+    rows = _candidates(index, qvec, tokens, max(settings.candidates, k), filters)
+    if not len(rows):
         return []
-    rows = np.array(sorted(candidates), dtype=np.int64)
     chunks, articles, vecs = index.fetch(rows)
     dense = vecs @ qvec if qvec is not None else np.zeros(len(rows), dtype=np.float32)
-    kw = np.zeros(len(rows), dtype=np.float32)
-    if tokens:  # every candidate's BM25 score, also those found by the dense side only
-        scored, scores = index.keyword(tokens, len(rows), None, rows=rows)
-        at = {int(r): float(v) for r, v in zip(scored, scores)}
-        kw = np.array([at.get(int(r), 0.0) for r in rows], dtype=np.float32)
-    if mode == "dense":
-        fused = dense.astype(np.float64)
-    elif mode == "keyword":
-        fused = kw.astype(np.float64)
-    else:
+    kw = _keyword_scores(index, tokens, rows)
+    fused = {"dense": dense.astype(np.float64), "keyword": kw.astype(np.float64)}.get(mode)
+    if fused is None:
         fused = fuse(dense, kw, settings.dense_weight, settings.keyword_weight)
     order = _mmr(fused, vecs, min(len(rows), 3 * k), settings.mmr_lambda, settings.near_duplicate)
+    spans = [context_window(w, settings.context_tokens) for w in index.windows([int(rows[i]) for i in order])]
     out: list[Passage] = []
-    for place, i in enumerate(order):
+    for place, (i, (start, end)) in enumerate(zip(order, spans)):
         chunk, a = chunks[i], articles[i]
         host = next((n for n, p in enumerate(out) if p.source == a.source and p.start <= chunk.start
                      and chunk.end <= p.end), None)
         if host is not None:  # already inside a better passage's window: mark it there
             out[host] = replace(out[host], matched=out[host].matched + ((place, chunk.start, chunk.end),))
-            continue
-        if len(out) == k:
-            continue
-        start, end = context_window(*index.neighbours(int(rows[i])), settings.context_tokens)
-        out.append(Passage(chunk.id, a.source, a.title, a.published, a.outlet, a.text[start:end], start, end,
-                           len(out) + 1, round(float(dense[i]), 4), round(float(kw[i]), 4), round(float(fused[i]), 4),
-                           ((place, chunk.start, chunk.end),)))
+        elif len(out) < k:
+            scores = round(float(dense[i]), 4), round(float(kw[i]), 4), round(float(fused[i]), 4)
+            out.append(Passage(chunk.id, a.source, a.title, a.published, a.outlet, a.text[start:end], start, end,
+                               len(out) + 1, *scores, ((place, chunk.start, chunk.end),)))
     return out
 
 
-def context_window(article, chunks, at: int, budget: int) -> tuple[int, int]:
-    """The span of ``chunks[at]`` (one article's chunks, in order) grown by whole neighbouring
-    chunks, next and previous in turn, while the span stays within ``budget`` tokens
-    ("small-to-big": a small chunk ranks precisely, the passage around it gives the answer its context)."""
-    from .chunking import count_tokens
+def _candidates(index, qvec, tokens: list[str], depth: int, filters) -> np.ndarray:
+    """Rows the dense and keyword sides find, sorted."""
+    found: set[int] = set()
+    if qvec is not None:
+        found.update(int(r) for r in index.dense(qvec, depth, filters)[0])
+    if tokens:
+        found.update(int(r) for r in index.keyword(tokens, depth, filters)[0])
+    return np.array(sorted(found), dtype=np.int64)
 
-    chunk, text = chunks[at], article.text
+
+def _keyword_scores(index, tokens: list[str], rows: np.ndarray) -> np.ndarray:
+    """Every candidate's BM25 score, also of those found by the dense side only."""
+    if not tokens:
+        return np.zeros(len(rows), dtype=np.float32)
+    scored, scores = index.keyword(tokens, len(rows), None, rows=rows)
+    at = {int(r): float(v) for r, v in zip(scored, scores)}
+    return np.array([at.get(int(r), 0.0) for r in rows], dtype=np.float32)
+
+
+def context_window(window: Window, budget: int) -> tuple[int, int]:
+    """The span of a window's chunk grown by whole neighbouring chunks of its article, next and
+    previous in turn, while the span stays within ``budget`` tokens ("small-to-big": a small chunk
+    ranks precisely, the passage around it gives the answer its context)."""
+    chunks, at = window.chunks, window.at
+    chunk, text = chunks[at], window.article.text
     start, end = chunk.start, chunk.end
     before, after = at - 1, at + 1
     while budget > chunk.tokens:

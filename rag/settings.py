@@ -25,7 +25,10 @@ def _f(default, help: str):
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = _f(Path("vectorstore"), "Folder of the index (vectors, keyword index, chunk table, manifest).")
-    seeds_dir: Path = _f(Path("seeds"), "Articles ingested by default and by `rag web` when there is no index.")
+    seeds_dir: Path = _f(
+        Path(__file__).with_name("data") / "seeds",
+        "Articles ingested by default and by `rag web` when there is no index (the four bundled seed articles).",
+    )
     cache_dir: Path = _f(
         Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-news",
         "Where converted models are cached.",
@@ -62,7 +65,7 @@ class Settings:
     llm_api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the LLM API key (never printed).")
     llm_max_tokens: int = _f(400, "Longest LLM answer, in the model's tokens.")
     llm_timeout: float = _f(60.0, "Seconds to wait for the LLM before falling back to the extractive answer.")
-    abstain_threshold: float = _f(0.55, "Evidence score below which the answer abstains (calibrated on evals/seed_dev.jsonl).")
+    abstain_threshold: float = _f(0.55, "Evidence score below which the answer abstains (calibrated on the seed dev questions).")
     abstain_threshold_cross_lingual: float = _f(0.3, "The same for an English question over Korean articles (semantic score only).")
     unsupported: str = _f("remove", "What to do with answer sentences the citation checker rejects: 'remove' or 'flag'.")
     max_question_chars: int = _f(2000, "Longest question accepted; longer ones get a clear message.")

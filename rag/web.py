@@ -1,4 +1,4 @@
-"""The web chat (Chainlit), a thin front over ``rag.pipeline.ask``: ``rag web`` runs this file.
+"""The web chat (Chainlit), a thin front over ``rag.answering.ask``: ``rag web`` runs this file.
 
 Each answer streams in; every ``[n]`` is a link that opens the cited passage in the side
 panel, with the quoted sentence highlighted and the article's title, outlet and date.
@@ -70,7 +70,7 @@ def render_answer(answer) -> tuple[str, list]:
 def _warm_up():
     """Load the model, Kiwi and the index once, in the background, before the first question."""
     try:
-        from rag.pipeline import ask
+        from rag.answering import ask
 
         ask("한미 동맹", load_settings())
     except Exception:
@@ -105,7 +105,7 @@ async def settings_update(values):
 
 @cl.on_message
 async def on_message(message: cl.Message):
-    from rag.pipeline import ask
+    from rag.answering import ask
 
     history = cl.user_session.get("history") or []
     reply = cl.Message(content="")

@@ -25,14 +25,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KORQUAD = ROOT.parent / "shared" / "benchmarks" / "korquad" / "KorQuAD_v1.0_dev.json"
+KORQUAD = ROOT / "rag" / "data" / "korquad" / "KorQuAD_v1.0_dev.json"
 
 
 def _paragraphs(n: int) -> list[str]:
     if KORQUAD.is_file():
         data = json.loads(KORQUAD.read_text(encoding="utf-8"))["data"]
         return [p["context"] for a in data for p in a["paragraphs"]][:n]
-    seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "rag" / "data" / "seeds").glob("*.txt"))]
     return [f"{s}\n(사본 {i})" for i, s in enumerate(seeds * (n // len(seeds) + 1))][:n]
 
 
@@ -43,12 +43,12 @@ def _state(corpus: Path) -> dict[str, str]:
 
 def _indexed(index_dir: Path) -> dict[str, str] | None:
     """file name → hash of the raw text the index holds (None if it does not load)."""
-    from rag.pipeline import expected_manifest
+    from rag.indexing import expected_manifest
     from rag.settings import load_settings
-    from rag.store import load_index
+    from rag.stores.faiss import load_generation
 
     settings = load_settings({"index_dir": str(index_dir)})
-    index = load_index(index_dir, expected_manifest(settings))
+    index = load_generation(index_dir, expected_manifest(settings))
     assert index.vectors.index.ntotal == len(index.chunks) == len(index.tokens)
     assert {c.article_key for c in index.chunks} <= set(index.articles)
     return {Path(k).name: a.content_hash for k, a in index.articles.items()}
@@ -65,7 +65,7 @@ def _mutate(corpus: Path, pool: list[str], rng: random.Random) -> None:
 
 
 def run(iterations: int, seed: int = 1, work: Path | None = None, log=print) -> dict:
-    from rag.ingest import read_article
+    from rag.articles import read_article
 
     rng = random.Random(seed)
     work = Path(work or tempfile.mkdtemp(prefix="rag-crash-"))

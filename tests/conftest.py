@@ -1,4 +1,8 @@
-"""Shared fixtures: real seed articles, the real model, real index files under tmp dirs."""
+"""Shared fixtures: real seed articles, the real model, real index files under tmp dirs.
+
+Layout: ``unit/`` (no model, no index), ``integration/`` (the real model, real index files, the
+real CLI as a subprocess), ``stores/`` (the Store contract on FAISS and on real PostgreSQL and
+Milvus servers), ``fronts/`` (the web chat in Debian's Chromium)."""
 
 import json
 import os
@@ -10,8 +14,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
-KORQUAD = Path(os.environ.get("RAG_KORQUAD", ROOT.parent / "shared" / "benchmarks" / "korquad" / "KorQuAD_v1.0_dev.json"))
+DATA = ROOT / "rag" / "data"
+SEEDS = DATA / "seeds"
+KORQUAD = DATA / "korquad" / "KorQuAD_v1.0_dev.json"
+EXTRACTION = DATA / "article-extraction"
+CHROMIUM = "/usr/bin/chromium"
 os.environ.setdefault("RAG_CACHE_DIR", str(ROOT / ".cache" / "models"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -19,6 +26,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def need(available: bool, what: str) -> None:
+    """A test that needs a browser, a server or a model: skipped on a developer's machine that
+    lacks it, failed under CI (``CI=true``), where everything must be installed."""
+    if available:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} is missing on CI: scripts/test.sh installs it", pytrace=False)
+    pytest.skip(f"{what} is not installed (bash scripts/test.sh installs it)")
+
+
+def need_chromium() -> None:
+    need(os.path.exists(CHROMIUM), "Debian's chromium")
 
 
 def make_settings(index_dir, **extra):
@@ -30,7 +51,7 @@ def make_settings(index_dir, **extra):
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory):
     """Settings pointing at an index of the four seed articles, built once per session."""
-    from rag.pipeline import ingest
+    from rag.indexing import ingest
 
     settings = make_settings(tmp_path_factory.mktemp("seed-index") / "vectorstore")
     ingest([SEEDS], settings, quiet=True)
@@ -46,8 +67,7 @@ def corpus(tmp_path):
 
 
 def korquad():
-    if not KORQUAD.is_file():
-        pytest.skip(f"KorQuAD dev set not found at {KORQUAD} (set RAG_KORQUAD)")
+    """The KorQuAD 1.0 dev set the repository ships (``rag/data/korquad``)."""
     return json.loads(KORQUAD.read_text(encoding="utf-8"))
 
 

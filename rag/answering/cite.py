@@ -1,0 +1,129 @@
+"""The citation checker: is every answer sentence supported by the passages it cites?
+
+Used on every answer, whoever wrote it (the extractive composer or an LLM), and by the
+evaluation harness to score faithfulness. A sentence is supported when:
+
+1. it cites at least one passage that exists (``[n]`` with 1 ≤ n ≤ len(passages));
+2. a quotation in it (“…” or "…", 8+ characters) appears verbatim in what it cites, or,
+   with no quotation, every number, Latin-script name and proper noun in it appears in
+   the cited text, most of its content morphemes (``min_coverage``) do too, and the
+   cited sentence closest to it agrees with it on negation.
+
+    >>> check("한국군은 2026년까지 FOC 검증을 추진한다 [1].", ["…2026년까지 ‘미래연합군사령부 완전운용능력(FOC)’ 검증을 추진하기로 합의했다."])
+    [SentenceCheck(text='한국군은 2026년까지 FOC 검증을 추진한다 [1].', cited=(1,), supported=True, reason='')]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..chunking import looks_like_instruction, split_sentences
+from ..keywords import KEEP_TAGS, analyze
+
+MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+QUOTE = re.compile(r"[“\"]([^”\"]{8,})[”\"]")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+NEGATION = {("않", "VX"), ("안", "MAG"), ("못", "MAG"), ("아니", "VCN"), ("없", "VA"), ("말", "VX")}
+ENGLISH_NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor)\b", re.I)
+MIN_COVERAGE = 0.7
+def _evidence(text: str) -> str:
+    """The passage with its instruction-like sentences taken out: they support nothing."""
+    return "\n".join(s.text for s in split_sentences(text) if not looks_like_instruction(s.text))
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    text: str
+    cited: tuple[int, ...]
+    supported: bool
+    reason: str = ""
+
+
+def markers(sentence: str) -> tuple[int, ...]:
+    """The passage numbers a sentence cites, in order, without repeats."""
+    seen: list[int] = []
+    for m in MARKER.finditer(sentence):
+        n = int(m.group(1))
+        if n not in seen:
+            seen.append(n)
+    return tuple(seen)
+
+
+def strip_markers(text: str) -> str:
+    return MARKER.sub("", text).strip()
+
+
+def claims(answer: str) -> list[str]:
+    """The claims of an answer (its sentences), each keeping the markers that follow its full stop."""
+    out: list[str] = []
+    for span in split_sentences(answer):
+        text = span.text
+        leading = re.match(r"(?:\[\d{1,3}\]\s*)+", text)
+        if out and leading:  # markers written after the full stop belong to the sentence before
+            out[-1] += " " + leading.group().strip()
+            text = text[leading.end():].strip()
+        if text:
+            out.append(text)
+    return out
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _negations(morphemes: list[tuple[str, str]], text: str) -> int:
+    """How many negations: a double negation must not pass for the original statement."""
+    return sum(m in NEGATION for m in morphemes) + len(ENGLISH_NEGATION.findall(text))
+
+
+def check_sentence(sentence: str, passages: list[str], min_coverage: float = MIN_COVERAGE) -> SentenceCheck:
+    """Check one answer sentence against the passages (numbered from 1)."""
+    cited = markers(sentence)
+    valid = tuple(n for n in cited if 1 <= n <= len(passages))
+    claim = strip_markers(sentence)
+    if not cited:
+        return SentenceCheck(sentence, cited, False, "cites nothing")
+    if not valid:
+        return SentenceCheck(sentence, cited, False, "cites a passage that does not exist")
+    evidence = "\n".join(_evidence(passages[n - 1]) for n in valid)
+    quotes = QUOTE.findall(claim)
+    if quotes:
+        flat = _normalise(evidence)
+        missing = [q for q in quotes if _normalise(q) not in flat]
+        if missing:
+            return SentenceCheck(sentence, valid, False, f"quote not in the cited text: {missing[0][:40]}")
+        if not re.search(r"[가-힣]", QUOTE.sub("", claim)):
+            return SentenceCheck(sentence, valid, True)  # an English frame around verbatim quotes
+        # A Korean frame around the quote is a claim too: check it like any sentence.
+    missing_numbers = _numbers(claim) - _numbers(evidence)
+    if missing_numbers:
+        return SentenceCheck(sentence, valid, False, f"number not in the cited text: {', '.join(sorted(missing_numbers))}")
+    evidence_sentences = [s.text for s in split_sentences(evidence)]
+    claim_m, *sentence_m = analyze([claim] + evidence_sentences)
+    evidence_forms = {f.lower() for ms in sentence_m for f, _ in ms}
+    evidence_flat = evidence.lower()
+    content = [f.lower() for f, t in claim_m if t.startswith(KEEP_TAGS) or t in ("SL", "SN")]
+    salient = [f.lower() for f, t in claim_m if t in ("NNP", "SL", "SH")]
+    absent = [w for w in salient if w not in evidence_forms and w not in evidence_flat]
+    if absent:
+        return SentenceCheck(sentence, valid, False, f"name not in the cited text: {absent[0]}")
+    if content:
+        coverage = sum(w in evidence_forms or w in evidence_flat for w in content) / len(content)
+        if coverage < min_coverage:
+            return SentenceCheck(sentence, valid, False, f"only {coverage:.0%} of its words are in the cited text")
+    # The closest cited sentence must agree on negation ("합의했다" vs "합의하지 않았다").
+    claim_set = set(content)
+    best = max(range(len(sentence_m)), key=lambda i: len(claim_set & {f.lower() for f, _ in sentence_m[i]}), default=None)
+    if best is not None and _negations(claim_m, claim) != _negations(sentence_m[best], evidence_sentences[best]):
+        return SentenceCheck(sentence, valid, False, "negation differs from the cited text")
+    return SentenceCheck(sentence, valid, True)
+
+
+def check(answer: str, passages: list[str], min_coverage: float = MIN_COVERAGE) -> list[SentenceCheck]:
+    """Check every sentence of an answer."""
+    return [check_sentence(s, passages, min_coverage) for s in claims(answer)]

@@ -1,0 +1,265 @@
+"""Files → Article: decode, clean web noise, drop repeated blocks, find title/date/outlet.
+
+    >>> art = read_article(Path("rag/data/seeds/003_6ef1ca8856d1c790.txt"))
+    >>> art.title, art.published, art.outlet
+    ("한미, 경제안보 이슈 논의 '공급망·산업 대화' 장관급 격상", '2022-05-21', '연합뉴스')
+
+The cleaned ``text`` keeps the article's own lines verbatim (only Unicode-normalised
+and trimmed), one paragraph per line, so a quoted span is always the article's words.
+Metadata the text does not give comes from a ``metadata.json`` beside the files:
+``{"FILE NAME": {"title": ..., "published": "YYYY-MM-DD", "outlet": ...}}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html.parser
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BadInput
+
+CLEANER_VERSION = 1
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+METADATA_FILE = "metadata.json"
+
+# Whole lines that are page furniture, not article text (share/scrap/comment buttons…).
+FURNITURE = {
+    "기사 스크랩", "스크랩", "공유", "공유하기", "댓글", "클린뷰", "프린트", "인쇄", "글자크기",
+    "구독", "구독하기", "좋아요", "추천", "목록", "이전글", "다음글", "본문 바로가기",
+    "share", "print", "comment", "comments", "subscribe", "scrap", "tweet", "email",
+}
+FURNITURE_PATTERNS = [
+    re.compile(r"^[\s\-–—,.·|•*_=~]*$"),  # lone punctuation and rules
+    re.compile(r"카테고리의 다른 글|관련\s?기사|많이 본 뉴스|무단\s?전재|재배포 금지|ⓒ|copyright", re.I),
+    re.compile(r"^/\s?\S{2,12}$"),  # a byline such as "/연합뉴스"
+]
+TABLE_ROW = re.compile(r"^\|.*\|$")  # a blog's "other posts" table
+BYLINE = re.compile(r"^/\s?(\S{2,12})$|\((?:[가-힣]+=)?(연합뉴스|뉴시스|뉴스1)\)")
+DATE = re.compile(r"(20\d\d|19\d\d)\s*[.\-/년]\s*(\d{1,2})\s*[.\-/월]\s*(\d{1,2})\s*일?")
+SENTENCE_END = re.compile(r"[.?!。…다요까]['\"”’)\]]*$")
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned article. ``key`` identifies it across re-ingests (its resolved path)."""
+
+    key: str
+    source: str
+    title: str
+    published: str
+    outlet: str
+    text: str
+    content_hash: str
+
+
+def decode_bytes(raw: bytes, name: str) -> str:
+    """Text of a file in UTF-8, UTF-16 (with BOM) or EUC-KR/CP949; binary is refused."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    if b"\x00" in raw[:8192]:
+        raise BadInput(f"{name}: looks binary (contains NUL bytes), skipped", "ingest only .txt/.md/.html text files")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data" and e.start >= len(raw) - 3:
+            return raw[: e.start].decode("utf-8-sig")  # cut off mid-character: keep all but the torn end
+    try:
+        return raw.decode("cp949")
+    except UnicodeDecodeError:
+        pass
+    raise BadInput(
+        f"{name}: not valid UTF-8, UTF-16 or EUC-KR/CP949 text, skipped",
+        "re-save the file as UTF-8 (iconv -f ENCODING -t UTF-8)",
+    )
+
+
+class _HTMLText(html.parser.HTMLParser):
+    """Visible text of an HTML page, one block per line, plus its title/date/outlet metas."""
+
+    SKIP = {"script", "style", "noscript", "nav", "footer", "header", "aside", "form", "button", "svg", "iframe"}
+    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "blockquote", "time"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.meta: dict[str, str] = {}
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in self.SKIP:
+            self._skip += 1
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+        if tag == "title":
+            self._in_title = True
+        if tag == "meta":
+            key = (a.get("property") or a.get("name") or "").lower()
+            if key in ("og:title", "og:site_name", "article:published_time", "date", "pubdate"):
+                self.meta.setdefault(key, a.get("content") or "")
+        if tag == "time" and a.get("datetime"):
+            self.meta.setdefault("time", a["datetime"])
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.meta.setdefault("title", data.strip())
+        elif not self._skip:
+            self.parts.append(data)
+
+
+def _normalise(text: str) -> str:
+    """NFC, unified newlines and spaces, invisible characters removed."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = re.sub(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]", " ", text)
+    text = re.sub(r"[\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+    return text
+
+
+def clean_lines(text: str) -> tuple[list[str], str]:
+    """Article lines with furniture and repeated blocks removed; also the byline outlet."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    outlet = ""
+    for raw_line in text.split("\n"):
+        line = re.sub(r" {2,}", " ", raw_line).strip()
+        if not line:
+            continue
+        byline = BYLINE.search(line)
+        if byline and not outlet:
+            outlet = byline.group(1) or byline.group(2)
+        short = len(line) <= 60
+        if line.lower() in FURNITURE or TABLE_ROW.match(line) or (short and any(p.search(line) for p in FURNITURE_PATTERNS)):
+            continue
+        fingerprint = re.sub(r"\W+", "", line).lower()
+        if fingerprint in seen:  # a repeated headline or a whole body pasted twice
+            continue
+        seen.add(fingerprint)
+        kept.append(line)
+    return kept, outlet
+
+
+def _guess_title(lines: list[str]) -> str:
+    first = lines[0] if lines else ""
+    if first and len(first) <= 100 and not SENTENCE_END.search(first) and not DATE.match(first):
+        return first.lstrip("# ").strip()
+    return ""
+
+
+def _iso_date(text: str) -> str:
+    m = DATE.search(text or "")
+    if not m:
+        return ""
+    year, month, day = (int(g) for g in m.groups())
+    return f"{year:04d}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else ""
+
+
+def read_metadata(folder: Path) -> dict[str, dict]:
+    """The ``metadata.json`` beside the articles, or an empty mapping. Parsed once per
+    version of the file, not once per article (a 1,000-article folder spent 2 s re-parsing it)."""
+    path = folder / METADATA_FILE
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    return _parse_metadata(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_metadata(path: Path, mtime_ns: int, size: int) -> dict[str, dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise BadInput(f"{path}: unreadable metadata ({e})", "fix the JSON or remove the file") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: metadata is not a JSON object", "map each file name to its title/published/outlet")
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def parse_article(raw: bytes, path: Path, meta: dict | None = None) -> Article:
+    """Build an Article from a file's bytes; ``meta`` (from metadata.json) wins over guesses."""
+    meta = meta or {}
+    text = decode_bytes(raw, path.name)
+    html_meta: dict[str, str] = {}
+    if path.suffix.lower() in (".html", ".htm") or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
+        parser = _HTMLText()
+        parser.feed(text)
+        text, html_meta = "".join(parser.parts), parser.meta
+    lines, byline_outlet = clean_lines(_normalise(text))
+    if not lines:
+        raise BadInput(f"{path.name}: no article text left after cleaning (empty or page furniture only), skipped",
+                       "check that the file holds the article body")
+    body = "\n".join(lines)
+    title = meta.get("title") or html_meta.get("og:title") or html_meta.get("title") or _guess_title(lines) or path.stem
+    published = meta.get("published") or _iso_date(html_meta.get("article:published_time") or html_meta.get("time")
+                                                    or html_meta.get("date") or "")
+    outlet = meta.get("outlet") or html_meta.get("og:site_name") or byline_outlet
+    digest = hashlib.sha256()
+    for part in (str(CLEANER_VERSION), body, title, published, outlet):
+        digest.update(part.encode("utf-8") + b"\x00")
+    return Article(
+        key=str(path.resolve()), source=path.name, title=title.strip(), published=published, outlet=outlet,
+        text=body, content_hash=digest.hexdigest(),
+    )
+
+
+def read_article(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Article:
+    """Read one article file; every failure is a BadInput naming the file and the fix."""
+    too_big = lambda size: BadInput(  # noqa: E731
+        f"{path.name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit for one article, skipped",
+        "split it into one file per article")
+    try:
+        if path.stat().st_size > max_bytes:
+            raise too_big(path.stat().st_size)
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)  # bounded even if the file grows while we read it
+    except FileNotFoundError:
+        raise BadInput(f"{path}: disappeared before it could be read, skipped",
+                       "run the ingest again once the file is in place") from None
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read ({e.strerror})", "check its permissions") from None
+    if len(raw) > max_bytes:
+        raise too_big(len(raw))
+    if not raw.strip():
+        raise BadInput(f"{path.name}: empty file, skipped", "remove it or add the article text")
+    return parse_article(raw, path, read_metadata(path.parent).get(path.name))
+
+
+def find_article_files(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Article files under ``paths`` (files or folders, recursively) and (path, reason) skips.
+
+    Symbolic links that lead outside the folder being read are skipped, so a corpus
+    folder cannot pull in arbitrary files."""
+    found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for root in paths:
+        if not root.exists():
+            skipped.append((str(root), "does not exist"))
+        elif root.is_file():
+            found.append(root)
+        else:
+            base = root.resolve()
+            for p in sorted(root.rglob("*")):
+                if not p.is_file() or p.name.startswith(".") or p.name == METADATA_FILE:
+                    continue
+                if p.suffix.lower() not in SUFFIXES:
+                    skipped.append((str(p), f"not a {'/'.join(SUFFIXES)} file"))
+                elif not p.resolve().is_relative_to(base):
+                    skipped.append((str(p), "a link to a file outside the folder"))
+                else:
+                    found.append(p)
+    return found, skipped

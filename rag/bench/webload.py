@@ -1,0 +1,181 @@
+"""Load on the web chat at the socket level: many concurrent chats, each asking in a loop.
+
+    rag bench web [--url URL] [--chats 50] [--seconds 180] [--out FILE]
+
+Each chat is one Socket.IO connection speaking Chainlit's own protocol (the events the
+browser sends and receives), so 50 chats cost 50 sockets, not 50 browser pages. For every
+question it records the time to the first streamed token and to the complete answer;
+an answer that is an error message, a timeout or a dropped connection counts as failed.
+Without ``--url`` a `rag web` server is started on the given index and stopped after;
+its memory (RSS) is sampled during the run, so a leak shows as growth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..eval.metrics import latency
+from .servers import free_port
+
+QUESTIONS = [
+    "한미는 한국 국방비를 GDP 대비 몇 퍼센트로 확대하는 데 공감했나?",
+    "미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?",
+    "한·미 기술 번영 양해각서는 언제 체결됐나?",
+    "한미 공급망·산업 대화 양해각서에 서명한 한국 장관은 누구인가?",
+    "비즈니스 라운드테이블에는 몇 개 기업이 참가했나?",
+    "What share of GDP will Korea's defense budget rise to?",
+    "서울 아파트 평균 가격은 얼마인가?",
+    "신설이 논의된 국방과학기술협력위원회의 약칭은?",
+]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def _chat(url: str, questions: list[str], deadline: float, timeout: float, results: list, errors: list) -> None:
+    """One user: connect, then ask questions one after another until ``deadline``."""
+    import socketio
+
+    client = socketio.AsyncClient(reconnection=False)
+    state: dict = {}
+
+    @client.on("stream_start")  # carries the first token; later ones come as stream_token
+    async def _first_token(step):
+        if "first_token" not in state and step.get("type") == "assistant_message":
+            state["first_token"] = time.perf_counter()
+
+    @client.on("new_message")
+    async def _message(step):
+        if step.get("type") == "assistant_message" and "done" in state and not state["done"].done():
+            state["done"].set_result(step.get("output") or "")
+
+    auth = {"sessionId": str(uuid.uuid4()), "clientType": "webapp", "userEnv": "{}", "threadId": None}
+    try:
+        await client.connect(url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth, wait_timeout=30)
+        await client.emit("connection_successful")
+    except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
+        errors.append(f"connect: {type(e).__name__}: {e}")
+        return
+    try:
+        i = random.randrange(len(questions))
+        while time.time() < deadline:
+            question = questions[i % len(questions)]
+            i += 1
+            state.clear()
+            state["done"] = asyncio.get_running_loop().create_future()
+            sent = time.perf_counter()
+            await client.emit("client_message", {"message": {
+                "id": str(uuid.uuid4()), "name": "User", "type": "user_message", "output": question,
+                "createdAt": datetime.now(timezone.utc).isoformat()}, "fileReferences": []})
+            try:
+                output = await asyncio.wait_for(state["done"], timeout)
+            except asyncio.TimeoutError:
+                errors.append(f"no answer within {timeout:.0f} s: {question}")
+                continue
+            done = time.perf_counter()
+            if output.startswith("⚠️"):
+                errors.append(f"error reply to {question!r}: {output[:120]}")
+                continue
+            first = state.get("first_token", done)
+            results.append({"question": question, "output": output,
+                            "first_token_ms": (first - sent) * 1000, "answer_ms": (done - sent) * 1000})
+    finally:
+        await client.disconnect()
+
+
+async def _load(url, chats, seconds, timeout, pid, log, questions) -> dict:
+    results: list[dict] = []
+    errors: list[str] = []
+    memory: list[float] = []
+    log("Warm-up question …")
+    await _chat(url, questions[:1], time.time() + 1, 300, [], errors)
+    deadline = time.time() + seconds
+    tasks = [asyncio.create_task(_chat(url, questions, deadline, timeout, results, errors)) for _ in range(chats)]
+    started = time.time()
+    while not all(t.done() for t in tasks):
+        if pid:
+            memory.append(round(rss_mb(pid), 1))
+        log(f"  {time.time() - started:5.0f} s: {len(results)} answered, {len(errors)} failed"
+            + (f", server RSS {memory[-1]:.0f} MB" if memory else ""))
+        await asyncio.wait(tasks, timeout=10)
+    return {"results": results, "errors": errors, "memory": memory, "seconds": time.time() - started}
+
+
+def run(url: str, chats: int, seconds: float, pid: int | None = None, timeout: float = 120.0,
+        log=lambda *a: print(*a, file=sys.stderr, flush=True), questions: list[str] = QUESTIONS) -> dict:
+    """``chats`` concurrent chats for ``seconds``: answered/failed counts, latency, server memory."""
+    raw = asyncio.run(_load(url, chats, seconds, timeout, pid, log, questions))
+    first = [r["first_token_ms"] for r in raw["results"]]
+    whole = [r["answer_ms"] for r in raw["results"]]
+    memory = raw["memory"]
+    return {
+        "chats": chats, "seconds": round(raw["seconds"], 1), "answered": len(whole), "failed": len(raw["errors"]),
+        "errors": raw["errors"][:20],
+        "sample_answers": {r["question"]: r["output"][:300] for r in raw["results"]},
+        "first_token_ms": latency(first), "answer_ms": latency(whole),
+        "server_rss_mb": {"start": memory[0], "max": max(memory), "end": memory[-1]} if memory else {},
+    }
+
+
+@contextlib.contextmanager
+def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True), cwd: Path | None = None,
+          env: dict | None = None):
+    """A `rag web` server on a free local port for the duration (``env`` added to this process's
+    environment; its log in ``cwd``/server.log); yields (url, pid) once the page is served."""
+    import tempfile
+
+    port = free_port()
+    workdir = Path(cwd or tempfile.mkdtemp(prefix="rag-webload-"))
+    server_log = open(workdir / "server.log", "w")
+    root = str(Path(__file__).resolve().parents[2])  # this rag, even when not installed
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "web", "--port", str(port), "--index", str(Path(index_dir).resolve())],
+        cwd=workdir, stdout=server_log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])), **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        log(f"Starting the web chat on {url} …")
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the web server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("the web server did not answer within 2 minutes")
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        server_log.close()
+
+
+def format_result(r: dict) -> str:
+    mem = r["server_rss_mb"]
+    return (f"{r['chats']} concurrent chats for {r['seconds']:.0f} s: {r['answered']} answered, {r['failed']} failed; "
+            f"first token p50 {r['first_token_ms'].get('p50_ms')} ms / p95 {r['first_token_ms'].get('p95_ms')}; "
+            f"whole answer p50 {r['answer_ms'].get('p50_ms')} ms / p95 {r['answer_ms'].get('p95_ms')}"
+            + (f"; server RSS {mem['start']:.0f} → max {mem['max']:.0f} → end {mem['end']:.0f} MB" if mem else ""))

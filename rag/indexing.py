@@ -1,0 +1,283 @@
+"""Article files → an index in a store, incrementally; and an index copied to another store.
+
+    ingest(paths, settings)     files → index (only what changed is chunked and embedded)
+    migrate(settings, target)   the whole index, vectors and all, into another store
+    open_index(settings)        the loaded index the settings name, ready to search
+
+An ingest runs in named steps under the store's write lock::
+
+    plan      which files are new, changed, unchanged, unreadable or gone
+    chunk     the new and changed articles → chunks and evidence sentences
+    vectors   every text's vector: reused from the index (or, on a rebuild, from the index it
+              replaces), else embedded; keyword tokens for chunk texts the index lacks
+    apply     one ``stores.Changes`` written by the store
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import stores
+from .articles import CLEANER_VERSION, Article, find_article_files, read_article
+from .chunking import CHUNKER_VERSION, Chunk, chunk_article, evidence_sentences
+from .embeddings import get_embedder, model_fingerprint
+from .errors import BadInput, IndexMissing, RagError
+from .keywords import ANALYZER, chunk_keyword_tokens
+from .settings import Settings
+from .stores import Changes, Manifest, Store, text_key
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the one-screen summary."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    articles: int = 0
+    chunks: int = 0
+    chunks_embedded: int = 0
+    sentences_embedded: int = 0
+    vectors_reused: int = 0  # a rebuild's texts whose vectors the replaced index already had
+    seconds: float = 0.0
+    embedding_seconds: float = 0.0  # of ``seconds``, spent running the model
+
+    def summary(self) -> str:
+        lines = [
+            f"Indexed {self.articles} articles in {self.chunks} chunks ({self.seconds:.1f} s).",
+            f"  new {len(self.added)}, changed {len(self.changed)}, unchanged {len(self.unchanged)}, "
+            f"removed {len(self.removed)}; {self.chunks_embedded} chunks and {self.sentences_embedded} "
+            "evidence sentences embedded.",
+        ]
+        if self.vectors_reused:
+            lines.append(f"  {self.vectors_reused} vectors kept from the previous index (same model, same text).")
+        if self.skipped:
+            lines.append(f"  skipped {len(self.skipped)}:")
+            lines += [f"    {path}: {why}" for path, why in self.skipped]
+        return "\n".join(lines)
+
+
+def expected_manifest(settings: Settings, dim: int = 0, articles: dict | None = None) -> Manifest:
+    """The manifest an index built with ``settings`` has (the model is not loaded)."""
+    chunking = {
+        "tokenizer": "cl100k_base",
+        "chunker": CHUNKER_VERSION,
+        "max_tokens": settings.chunk_tokens,
+        "overlap_tokens": settings.chunk_overlap_tokens,
+        "cleaner": CLEANER_VERSION,
+    }
+    return Manifest(
+        stores.FORMAT_VERSION, model_fingerprint(settings), dim, chunking, ANALYZER, articles or {}, time.time()
+    )
+
+
+def open_index(settings: Settings) -> Store:
+    """The live index the settings name, loaded (FAISS: read once per generation; a server
+    store: its manifest read afresh)."""
+    return stores.store_for(settings).load(expected_manifest(settings))
+
+
+def has_index(settings: Settings) -> bool:
+    try:
+        open_index(settings)
+        return True
+    except IndexMissing:
+        return False
+
+
+# Step 1: plan.
+@dataclass
+class Plan:
+    """Which articles an ingest writes (``fresh``: new or changed) and removes."""
+
+    fresh: list[Article]
+    removed: list[str]
+    catalog: dict[str, tuple[str, str]]  # what the index held: article key -> (content hash, source)
+    dim: int  # of the index's vectors (0: no index yet)
+
+    @property
+    def rebuild(self) -> bool:
+        """Whether the write makes the index anew (there is none to merge into)."""
+        return not self.dim
+
+
+def plan(paths: list[Path], current: Store | None, report: IngestReport) -> Plan:
+    """Read the article files under ``paths``; compare them with the index's catalog. A file that
+    cannot be read is skipped with its reason and keeps whatever version the index already had;
+    an article whose file is gone from a folder being ingested is removed."""
+    files, report.skipped = find_article_files(paths)
+    catalog = current.catalog() if current else {}
+    fresh, seen = [], set()
+    for path in files:
+        key = str(path.resolve())
+        seen.add(key)
+        try:
+            article = read_article(path)
+        except BadInput as e:
+            report.skipped.append((str(path), e.message.split(": ", 1)[-1] + (f" ({e.hint})" if e.hint else "")))
+            continue
+        previous = catalog.get(key)
+        if previous and previous[0] == article.content_hash:
+            report.unchanged.append(article.source)
+            continue
+        (report.changed if previous else report.added).append(article.source)
+        fresh.append(article)
+    roots = [p.resolve() for p in paths if p.is_dir()]
+    removed = [
+        key
+        for key in catalog
+        if key not in seen and not Path(key).exists() and any(Path(key).is_relative_to(r) for r in roots)
+    ]
+    report.removed = [catalog[key][1] for key in removed]
+    report.articles = len(catalog) + len(report.added) - len(removed)
+    return Plan(fresh, removed, catalog, (current.manifest.dim or 384) if current else 0)
+
+
+# Step 2: chunk.
+def chunk(articles: list[Article], settings: Settings) -> tuple[list[Chunk], dict[str, dict[str, str]]]:
+    """The articles' chunks, in article order, and their evidence sentences (article key →
+    sentence key → text): answering looks these sentences' vectors up instead of embedding them."""
+    chunks: list[Chunk] = []
+    for a in articles:
+        chunks += chunk_article(a.key, a.content_hash, a.text, settings.chunk_tokens, settings.chunk_overlap_tokens)
+    sentences = {a.key: {text_key(t): t for t in evidence_sentences(a.text)} for a in articles}
+    return chunks, sentences
+
+
+# Step 3: vectors.
+@dataclass
+class Vectors:
+    """Every text's vector, by text key, and the keyword tokens of every chunk text."""
+
+    vectors: dict[str, np.ndarray]
+    tokens: dict[str, list[str]]
+    embedded_chunks: int = 0
+    embedded_sentences: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+
+
+def vectors_for(chunks: list[Chunk], sentences: dict[str, dict[str, str]], current: Store | None,
+                replaced: Store | None, settings: Settings, quiet: bool) -> Vectors:
+    """Vectors for the chunks and sentences: the index's own for texts it holds (with their
+    tokens), the replaced index's on a rebuild (tokens made anew: an analyser upgrade re-embeds
+    nothing), the rest embedded in one pass; Kiwi tokens for chunk texts the index lacks."""
+    chunk_texts = {text_key(c.text): c.text for c in chunks}
+    sentence_texts = {k: t for per in sentences.values() for k, t in per.items()}
+    found = Vectors({}, {})
+    if current is not None:
+        for key, (vector, tokens) in current.chunk_vectors(set(chunk_texts) | set(sentence_texts)).items():
+            found.vectors[key], found.tokens[key] = vector, tokens
+        found.vectors |= current.sentence_vectors([k for k in sentence_texts if k not in found.vectors])
+    new_chunks = {k: t for k, t in chunk_texts.items() if k not in found.tokens}
+    if replaced is not None:
+        before = len(found.vectors)
+        missing = {k for k in [*new_chunks, *sentence_texts] if k not in found.vectors}
+        found.vectors |= {k: v for k, (v, _) in replaced.chunk_vectors(missing).items()}
+        found.vectors |= replaced.sentence_vectors([k for k in sentence_texts if k not in found.vectors])
+        found.reused = len(found.vectors) - before
+    to_embed = {k: t for k, t in new_chunks.items() if k not in found.vectors}
+    new_sentences = {k: t for k, t in sentence_texts.items() if k not in found.vectors and k not in to_embed}
+    started = time.time()
+    what = f"{len(to_embed)} chunks and {len(new_sentences)} evidence sentences"
+    embedded = _embed([*to_embed.values(), *new_sentences.values()], settings, quiet, what)
+    found.vectors |= dict(zip([*to_embed, *new_sentences], embedded))
+    found.seconds = time.time() - started
+    found.tokens |= dict(zip(new_chunks, chunk_keyword_tokens(list(new_chunks.values()))))
+    found.embedded_chunks, found.embedded_sentences = len(to_embed), len(new_sentences)
+    return found
+
+
+def _embed(texts: list[str], settings: Settings, quiet: bool, what: str) -> np.ndarray:
+    """Passage vectors of ``texts``, with a progress bar on stderr for long work."""
+    from tqdm import tqdm
+
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    embedder = get_embedder(settings)
+    if not quiet:
+        print(f"Embedding {what} …", file=sys.stderr, flush=True)
+    hide = True if quiet or len(texts) < 64 else None  # None: shown on a terminal only
+    with tqdm(total=len(texts), desc="Embedding", unit="text", file=sys.stderr, disable=hide) as bar:
+        return embedder.embed_passages(texts, progress=lambda done: bar.update(done - bar.n))
+
+
+# Step 4: apply.
+def changes(todo: Plan, chunks: list[Chunk], sentences: dict[str, dict[str, str]], found: Vectors,
+            settings: Settings) -> Changes:
+    """The one write an ingest makes."""
+    rows = [text_key(c.text) for c in chunks]
+    dim = len(found.vectors[rows[0]]) if rows else todo.dim or 384
+    vectors = np.vstack([found.vectors[k] for k in rows]) if rows else np.zeros((0, dim))
+    hashes = {k: h for k, (h, _) in todo.catalog.items() if k not in todo.removed}
+    hashes |= {a.key: a.content_hash for a in todo.fresh}
+    per_article = {a: {k: found.vectors[k] for k in per} for a, per in sentences.items()}
+    tokens = [found.tokens[k] for k in rows]
+    return Changes(expected_manifest(settings, dim, hashes), todo.fresh, todo.removed, chunks, tokens,
+                   vectors.astype(np.float32), per_article, rebuild=todo.rebuild)
+
+
+def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: bool = False) -> IngestReport:
+    """Bring the index up to date with the article files under ``paths``.
+
+    Unchanged articles keep their chunks and vectors; a changed article is re-chunked and
+    replaced (chunks whose text already has a vector reuse it); an article whose file is gone
+    from a folder being ingested is removed. ``rebuild`` makes the index anew but keeps the
+    vectors the index it replaces holds for the same texts, if that index is readable and of the
+    same model (an analyser or chunker upgrade then costs Kiwi and chunking, not the embedding)."""
+    started = time.time()
+    report = IngestReport()
+    store = stores.store_for(settings)
+    expected = expected_manifest(settings)
+    with store.writing():
+        current = None if rebuild else _load_or_none(store, expected)
+        replaced = _same_model_index(store, expected) if rebuild else None
+        todo = plan(paths, current, report)
+        if current is not None and not todo.fresh and not todo.removed:
+            report.chunks = current.size()  # nothing to write
+        else:
+            chunks, sentences = chunk(todo.fresh, settings)
+            found = vectors_for(chunks, sentences, current, replaced, settings, quiet)
+            target = current if current is not None else store
+            report.chunks = target.apply(changes(todo, chunks, sentences, found, settings))
+            report.chunks_embedded, report.sentences_embedded = found.embedded_chunks, found.embedded_sentences
+            report.vectors_reused, report.embedding_seconds = found.reused, found.seconds
+    report.seconds = time.time() - started
+    return report
+
+
+def _load_or_none(store: Store, expected: Manifest) -> Store | None:
+    with contextlib.suppress(IndexMissing):
+        return store.load(expected)
+    return None
+
+
+def _same_model_index(store: Store, expected: Manifest) -> Store | None:
+    """The index a rebuild replaces, for its vectors: when it is readable and of the same model."""
+    with contextlib.suppress(RagError):  # missing or damaged: nothing to keep
+        old = store.load()
+        if old.manifest.embedding_model == expected.embedding_model:
+            return old
+    return None
+
+
+def migrate(settings: Settings, target: Settings) -> int:
+    """Copy the whole index to ``target``'s store, vectors and all (nothing is re-embedded)."""
+    destination = stores.store_for(target)
+    source = open_index(settings)
+    if (type(source), source.where) == (type(destination), destination.where):
+        raise BadInput(
+            "the migration's target is the index it would copy",
+            "give --to another URL, folder or --to-collection",
+        )
+    exported = source.export()
+    with destination.writing():
+        return destination.apply(exported)
