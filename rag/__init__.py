@@ -49,8 +49,14 @@ if TYPE_CHECKING:
     from .retrieve import search
     from .settings import Settings, load_settings
 
-_HOMES = {"Answer": "answering", "ask": "answering", "ingest": "indexing", "search": "retrieve",
-          "Settings": "settings", "load_settings": "settings"}
+_HOMES = {
+    "Answer": "answering",
+    "ask": "answering",
+    "ingest": "indexing",
+    "search": "retrieve",
+    "Settings": "settings",
+    "load_settings": "settings",
+}
 
 
 def __getattr__(name: str):

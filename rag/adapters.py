@@ -43,12 +43,20 @@ class HybridRetriever(BaseRetriever):
     k: int | None = None
     filters: object = None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
         from .retrieve import search
 
         hits = search(query, self.settings, k=self.k, filters=self.filters)
-        return [Document(page_content=p.text, id=p.chunk_id,
-                         metadata={k: v for k, v in p.__dict__.items() if k != "text"}) for p in hits]
+        return [
+            Document(
+                page_content=p.text,
+                id=p.chunk_id,
+                metadata={k: v for k, v in p.__dict__.items() if k != "text"},
+            )
+            for p in hits
+        ]
 
 
 def retriever_for(settings: Settings, k: int | None = None, filters=None) -> HybridRetriever:

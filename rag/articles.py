@@ -30,13 +30,37 @@ METADATA_FILE = "metadata.json"
 
 # Whole lines that are page furniture, not article text (share/scrap/comment buttons…).
 FURNITURE = {
-    "기사 스크랩", "스크랩", "공유", "공유하기", "댓글", "클린뷰", "프린트", "인쇄", "글자크기",
-    "구독", "구독하기", "좋아요", "추천", "목록", "이전글", "다음글", "본문 바로가기",
-    "share", "print", "comment", "comments", "subscribe", "scrap", "tweet", "email",
+    "기사 스크랩",
+    "스크랩",
+    "공유",
+    "공유하기",
+    "댓글",
+    "클린뷰",
+    "프린트",
+    "인쇄",
+    "글자크기",
+    "구독",
+    "구독하기",
+    "좋아요",
+    "추천",
+    "목록",
+    "이전글",
+    "다음글",
+    "본문 바로가기",
+    "share",
+    "print",
+    "comment",
+    "comments",
+    "subscribe",
+    "scrap",
+    "tweet",
+    "email",
 }
 FURNITURE_PATTERNS = [
     re.compile(r"^[\s\-–—,.·|•*_=~]*$"),  # lone punctuation and rules
-    re.compile(r"카테고리의 다른 글|관련\s?기사|많이 본 뉴스|무단\s?전재|재배포 금지|ⓒ|copyright", re.I),
+    re.compile(
+        r"카테고리의 다른 글|관련\s?기사|많이 본 뉴스|무단\s?전재|재배포 금지|ⓒ|copyright", re.I
+    ),
     re.compile(r"^/\s?\S{2,12}$"),  # a byline such as "/연합뉴스"
 ]
 TABLE_ROW = re.compile(r"^\|.*\|$")  # a blog's "other posts" table
@@ -63,12 +87,17 @@ def decode_bytes(raw: bytes, name: str) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16")
     if b"\x00" in raw[:8192]:
-        raise BadInput(f"{name}: looks binary (contains NUL bytes), skipped", "ingest only .txt/.md/.html text files")
+        raise BadInput(
+            f"{name}: looks binary (contains NUL bytes), skipped",
+            "ingest only .txt/.md/.html text files",
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         if e.reason == "unexpected end of data" and e.start >= len(raw) - 3:
-            return raw[: e.start].decode("utf-8-sig")  # cut off mid-character: keep all but the torn end
+            return raw[: e.start].decode(
+                "utf-8-sig"
+            )  # cut off mid-character: keep all but the torn end
     try:
         return raw.decode("cp949")
     except UnicodeDecodeError:
@@ -82,8 +111,36 @@ def decode_bytes(raw: bytes, name: str) -> str:
 class _HTMLText(html.parser.HTMLParser):
     """Visible text of an HTML page, one block per line, plus its title/date/outlet metas."""
 
-    SKIP = {"script", "style", "noscript", "nav", "footer", "header", "aside", "form", "button", "svg", "iframe"}
-    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "blockquote", "time"}
+    SKIP = {
+        "script",
+        "style",
+        "noscript",
+        "nav",
+        "footer",
+        "header",
+        "aside",
+        "form",
+        "button",
+        "svg",
+        "iframe",
+    }
+    BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "section",
+        "article",
+        "blockquote",
+        "time",
+    }
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -143,7 +200,11 @@ def clean_lines(text: str) -> tuple[list[str], str]:
         if byline and not outlet:
             outlet = byline.group(1) or byline.group(2)
         short = len(line) <= 60
-        if line.lower() in FURNITURE or TABLE_ROW.match(line) or (short and any(p.search(line) for p in FURNITURE_PATTERNS)):
+        if (
+            line.lower() in FURNITURE
+            or TABLE_ROW.match(line)
+            or (short and any(p.search(line) for p in FURNITURE_PATTERNS))
+        ):
             continue
         fingerprint = re.sub(r"\W+", "", line).lower()
         if fingerprint in seen:  # a repeated headline or a whole body pasted twice
@@ -184,52 +245,90 @@ def _parse_metadata(path: Path, mtime_ns: int, size: int) -> dict[str, dict]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise BadInput(f"{path}: unreadable metadata ({e})", "fix the JSON or remove the file") from None
+        raise BadInput(
+            f"{path}: unreadable metadata ({e})", "fix the JSON or remove the file"
+        ) from None
     if not isinstance(data, dict):
-        raise BadInput(f"{path}: metadata is not a JSON object", "map each file name to its title/published/outlet")
+        raise BadInput(
+            f"{path}: metadata is not a JSON object",
+            "map each file name to its title/published/outlet",
+        )
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
 def parse_article(raw: bytes, path: Path, meta: dict | None = None) -> Article:
     """Build an Article from a file's bytes; ``meta`` (from metadata.json) wins over guesses."""
     meta = meta or {}
-    text = decode_bytes(raw, path.name)
-    html_meta: dict[str, str] = {}
-    if path.suffix.lower() in (".html", ".htm") or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
-        parser = _HTMLText()
-        parser.feed(text)
-        text, html_meta = "".join(parser.parts), parser.meta
+    text, html_meta = _visible_text(decode_bytes(raw, path.name), path)
     lines, byline_outlet = clean_lines(_normalise(text))
     if not lines:
-        raise BadInput(f"{path.name}: no article text left after cleaning (empty or page furniture only), skipped",
-                       "check that the file holds the article body")
+        raise BadInput(
+            f"{path.name}: no article text left after cleaning (empty or page furniture only), "
+            "skipped",
+            "check that the file holds the article body",
+        )
     body = "\n".join(lines)
-    title = meta.get("title") or html_meta.get("og:title") or html_meta.get("title") or _guess_title(lines) or path.stem
-    published = meta.get("published") or _iso_date(html_meta.get("article:published_time") or html_meta.get("time")
-                                                    or html_meta.get("date") or "")
-    outlet = meta.get("outlet") or html_meta.get("og:site_name") or byline_outlet
-    digest = hashlib.sha256()
-    for part in (str(CLEANER_VERSION), body, title, published, outlet):
-        digest.update(part.encode("utf-8") + b"\x00")
-    return Article(
-        key=str(path.resolve()), source=path.name, title=title.strip(), published=published, outlet=outlet,
-        text=body, content_hash=digest.hexdigest(),
+    title = (
+        meta.get("title")
+        or html_meta.get("og:title")
+        or html_meta.get("title")
+        or _guess_title(lines)
+        or path.stem
     )
+    published = meta.get("published") or _iso_date(
+        html_meta.get("article:published_time")
+        or html_meta.get("time")
+        or html_meta.get("date")
+        or ""
+    )
+    outlet = meta.get("outlet") or html_meta.get("og:site_name") or byline_outlet
+    return Article(
+        key=str(path.resolve()),
+        source=path.name,
+        title=title.strip(),
+        published=published,
+        outlet=outlet,
+        text=body,
+        content_hash=content_hash(body, title, published, outlet),
+    )
+
+
+def _visible_text(text: str, path: Path) -> tuple[str, dict[str, str]]:
+    """An HTML page's visible text and its title/date/outlet metas; other text as it is."""
+    looks_html = text.lstrip()[:15].lower().startswith(("<!doctype html", "<html"))
+    if path.suffix.lower() not in (".html", ".htm") and not looks_html:
+        return text, {}
+    parser = _HTMLText()
+    parser.feed(text)
+    return "".join(parser.parts), parser.meta
+
+
+def content_hash(*parts: str) -> str:
+    """What tells a changed article from an unchanged one: its text and metadata, and the
+    cleaner's version (a cleaner that would read the file differently re-indexes it)."""
+    digest = hashlib.sha256()
+    for part in (str(CLEANER_VERSION), *parts):
+        digest.update(part.encode("utf-8") + b"\x00")
+    return digest.hexdigest()
 
 
 def read_article(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Article:
     """Read one article file; every failure is a BadInput naming the file and the fix."""
     too_big = lambda size: BadInput(  # noqa: E731
-        f"{path.name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit for one article, skipped",
-        "split it into one file per article")
+        f"{path.name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit for one "
+        "article, skipped",
+        "split it into one file per article",
+    )
     try:
         if path.stat().st_size > max_bytes:
             raise too_big(path.stat().st_size)
         with open(path, "rb") as f:
             raw = f.read(max_bytes + 1)  # bounded even if the file grows while we read it
     except FileNotFoundError:
-        raise BadInput(f"{path}: disappeared before it could be read, skipped",
-                       "run the ingest again once the file is in place") from None
+        raise BadInput(
+            f"{path}: disappeared before it could be read, skipped",
+            "run the ingest again once the file is in place",
+        ) from None
     except OSError as e:
         raise BadInput(f"{path}: cannot read ({e.strerror})", "check its permissions") from None
     if len(raw) > max_bytes:

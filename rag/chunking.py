@@ -19,11 +19,15 @@ import functools
 import re
 from dataclasses import dataclass
 
-CHUNKER_VERSION = 2  # bump when the same text would be cut differently (indexes then need --rebuild)
+CHUNKER_VERSION = (
+    2  # bump when the same text would be cut differently (indexes then need --rebuild)
+)
 # A sentence ends at . ? ! … (with closing quotes/brackets) before whitespace, or at a newline.
 _END = re.compile(r"[.?!。…]+['\"”’)\]]*(?=\s)|\n")
 # A line ending like this continues its sentence on the next line (blogs wrap mid-sentence).
-_CONTINUES = re.compile(r"(?:[,，]|(?:에서|까지|부터|위해|통해|대해|해|고|며|서|면|로|를|을|은|는|이|가|의|와|과|등|및|도|게|만|데|여|고자))$")
+_CONTINUES = re.compile(
+    r"(?:[,，]|(?:에서|까지|부터|위해|통해|대해|해|고|며|서|면|로|를|을|은|는|이|가|의|와|과|등|및|도|게|만|데|여|고자))$"
+)
 # Text in an article that addresses the model instead of reporting news: never evidence.
 INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget)\b.{0,30}\b(?:instructions?|prompts?|rules)\b|system\s*prompt|"
@@ -33,7 +37,9 @@ INSTRUCTION = re.compile(
     r"(?:이?라고)만\s*(?:답|대답|말)하|(?:너|당신)는\s*이제",
     re.I | re.M,
 )
-_NO_BREAK_BEFORE = re.compile(r"(?:\b[A-Z]|\b\d{1,3}|Mr|Mrs|Ms|Dr|St|vs|etc|No|Inc|Co|Jr|Sr|e\.g|i\.e)\.$")
+_NO_BREAK_BEFORE = re.compile(
+    r"(?:\b[A-Z]|\b\d{1,3}|Mr|Mrs|Ms|Dr|St|vs|etc|No|Inc|Co|Jr|Sr|e\.g|i\.e)\.$"
+)
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,11 @@ def _paragraphs(text: str, max_tokens: int) -> list[list[Span]]:
     for line in text.split("\n"):
         end = pos + len(line)
         if not _CONTINUES.search(line.rstrip(" ")) or end >= len(text):
-            sentences = [p for s in split_sentences(text[start:end], start) for p in _split_long(s, max_tokens)]
+            sentences = [
+                p
+                for s in split_sentences(text[start:end], start)
+                for p in _split_long(s, max_tokens)
+            ]
             if sentences:
                 out.append(sentences)
             start = end + 1
@@ -131,7 +141,9 @@ def _paragraphs(text: str, max_tokens: int) -> list[list[Span]]:
     return out
 
 
-def chunk_article(article_key: str, content_hash: str, text: str, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
+def chunk_article(
+    article_key: str, content_hash: str, text: str, max_tokens: int, overlap_tokens: int
+) -> list[Chunk]:
     """Chunks of one article, in order; ids are ``<hash prefix>-<index>`` (stable for same text)."""
     pieces: list[list[Span]] = []  # each: sentences forming one chunk
     current: list[Span] = []
@@ -150,7 +162,9 @@ def chunk_article(article_key: str, content_hash: str, text: str, max_tokens: in
                 pieces.append(current)
                 carry, carried = [], 0  # whole sentences from the end, up to overlap_tokens
                 for prev, pn in zip(reversed(current), reversed(para_tokens[i - len(current) : i])):
-                    if carried + pn > min(overlap_tokens, max_tokens - n) or len(carry) + 1 >= len(current):
+                    if carried + pn > min(overlap_tokens, max_tokens - n) or len(carry) + 1 >= len(
+                        current
+                    ):
                         break
                     carry.insert(0, prev)
                     carried += pn
@@ -163,8 +177,17 @@ def chunk_article(article_key: str, content_hash: str, text: str, max_tokens: in
     for index, sentences in enumerate(pieces):
         start, end = sentences[0].start, sentences[-1].end
         chunk_text = text[start:end]
-        chunks.append(Chunk(f"{content_hash[:12]}-{index:04d}", article_key, index, start, end, chunk_text,
-                            count_tokens(chunk_text)))
+        chunks.append(
+            Chunk(
+                f"{content_hash[:12]}-{index:04d}",
+                article_key,
+                index,
+                start,
+                end,
+                chunk_text,
+                count_tokens(chunk_text),
+            )
+        )
     return chunks
 
 

@@ -21,17 +21,24 @@ from .settings import load_settings
 
 
 def _settings(args, **extra):
-    overrides = {"index_dir": getattr(args, "index", None), "top_k": getattr(args, "k", None),
-                 "backend": getattr(args, "backend", None), "store": getattr(args, "store", None),
-                 "store_url": getattr(args, "store_url", None), "store_collection": getattr(args, "collection", None),
-                 **extra}
+    overrides = {
+        "index_dir": getattr(args, "index", None),
+        "top_k": getattr(args, "k", None),
+        "backend": getattr(args, "backend", None),
+        "store": getattr(args, "store", None),
+        "store_url": getattr(args, "store_url", None),
+        "store_collection": getattr(args, "collection", None),
+        **extra,
+    }
     return load_settings(overrides)
 
 
 def _filters(args):
     from .retrieve import Filters
 
-    return Filters(tuple(args.source or ()), tuple(args.outlet or ()), args.since or "", args.until or "")
+    return Filters(
+        tuple(args.source or ()), tuple(args.outlet or ()), args.since or "", args.until or ""
+    )
 
 
 def _lines(path: str) -> list[str]:
@@ -68,17 +75,34 @@ def cmd_search(args) -> int:
         except RagError as e:
             if not args.queries:
                 raise
-            print(json.dumps({"query": query, "error": e.message, "hint": e.hint}, ensure_ascii=False), flush=True)
+            print(
+                json.dumps(
+                    {"query": query, "error": e.message, "hint": e.hint}, ensure_ascii=False
+                ),
+                flush=True,
+            )
             continue
         ms = (time.perf_counter() - started) * 1000
         if args.json:
-            print(json.dumps({"query": query, "passages": [_passage_json(p) for p in hits],
-                              "timings": {"search_ms": round(ms, 1)}}, ensure_ascii=False), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "query": query,
+                        "passages": [_passage_json(p) for p in hits],
+                        "timings": {"search_ms": round(ms, 1)},
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
             continue
         if not hits:
             print("No passages found.")
         for p in hits:
-            print(f"[{p.rank}] {p.title} · {p.outlet or '?'} · {p.published or 'date unknown'}  ({p.source}, {p.chunk_id})")
+            print(
+                f"[{p.rank}] {p.title} · {p.outlet or '?'} · {p.published or 'date unknown'}  "
+                f"({p.source}, {p.chunk_id})"
+            )
             print(f"    fused {p.fused:.3f}  dense {p.dense:.3f}  keyword {p.keyword:.2f}")
             print("    " + p.text.replace("\n", "\n    "))
             print()
@@ -91,7 +115,9 @@ def cmd_bench(args) -> int:
     settings = _settings(args)
     korquad = Path(args.korquad or KORQUAD_FILE)
     if args.what != "web" and not korquad.is_file():
-        raise BadInput(f"the KorQuAD dev set is not at {korquad}", "pass --korquad PATH/KorQuAD_v1.0_dev.json")
+        raise BadInput(
+            f"the KorQuAD dev set is not at {korquad}", "pass --korquad PATH/KorQuAD_v1.0_dev.json"
+        )
     if args.what == "perf":
         from .bench import perf
 
@@ -100,14 +126,19 @@ def cmd_bench(args) -> int:
     elif args.what == "stores":
         from .bench.stores import format_stores, run_stores
 
-        urls = {"pgvector": args.pg_url, "milvus": args.milvus_url}
-        result = run_stores(settings, korquad, args.articles, args.questions, tuple(args.stores.split(",")), urls)
+        urls = {"pgvector": args.pg_url or "", "milvus": args.milvus_url or ""}
+        stores = {name: urls.get(name, "") for name in args.stores.split(",")}
+        result = run_stores(settings, korquad, args.articles, args.questions, stores)
         print(format_stores(result))
     elif args.what == "web":
         from .bench import webload
 
         with contextlib.ExitStack() as stack:
-            url, pid = (args.url, None) if args.url else stack.enter_context(webload.serve(settings.index_dir))
+            url, pid = (
+                (args.url, None)
+                if args.url
+                else stack.enter_context(webload.serve(settings.index_dir))
+            )
             result = webload.run(url, args.chats, args.seconds, pid)
         print(webload.format_result(result))
     else:
@@ -116,7 +147,9 @@ def cmd_bench(args) -> int:
         result = run_retrieval(settings, korquad, args.articles, baseline=not args.no_baseline)
         print(format_table(result))
     if args.out:
-        Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        Path(args.out).write_text(
+            json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
         print(f"wrote {args.out}")
     return 0
 
@@ -128,8 +161,20 @@ def answer_json(answer) -> dict:
         "answer": answer.answer,
         "abstained": answer.abstained,
         "language": answer.language,
-        "citations": [{"n": c.n, "source": c.source, "title": c.title, "published": c.published, "outlet": c.outlet,
-                       "chunk_id": c.chunk_id, "text": c.text, "start": c.start, "end": c.end} for c in answer.citations],
+        "citations": [
+            {
+                "n": c.n,
+                "source": c.source,
+                "title": c.title,
+                "published": c.published,
+                "outlet": c.outlet,
+                "chunk_id": c.chunk_id,
+                "text": c.text,
+                "start": c.start,
+                "end": c.end,
+            }
+            for c in answer.citations
+        ],
         "passages": [asdict(p) for p in answer.passages],
         "notes": answer.notes,
         "evidence_score": answer.evidence_score,
@@ -144,7 +189,10 @@ def print_answer(answer) -> None:
     if answer.citations:
         print()
     for c in answer.citations:
-        print(f"[{c.n}] {c.title} · {c.outlet or '?'} · {c.published or 'date unknown'} ({c.source}, {c.chunk_id})")
+        print(
+            f"[{c.n}] {c.title} · {c.outlet or '?'} · {c.published or 'date unknown'} "
+            f"({c.source}, {c.chunk_id})"
+        )
         print(f"    “{c.text}”")
     if answer.abstained and answer.passages:
         print("\nRelated reading:")
@@ -159,13 +207,29 @@ def cmd_ask(args) -> int:
     if args.questions:
         for question in _lines(args.questions):
             try:
-                print(json.dumps(answer_json(ask(question, settings, filters=_filters(args))), ensure_ascii=False), flush=True)
+                print(
+                    json.dumps(
+                        answer_json(ask(question, settings, filters=_filters(args))),
+                        ensure_ascii=False,
+                    ),
+                    flush=True,
+                )
             except RagError as e:
-                print(json.dumps({"question": question, "error": e.message, "hint": e.hint}, ensure_ascii=False), flush=True)
+                print(
+                    json.dumps(
+                        {"question": question, "error": e.message, "hint": e.hint},
+                        ensure_ascii=False,
+                    ),
+                    flush=True,
+                )
         return 0
     if args.question is None:
         raise RagError("no question given", 'rag ask "QUESTION" or rag ask --questions FILE')
-    stream = None if args.json or settings.backend == "extractive" else (lambda t: print(t, end="", file=sys.stderr, flush=True))
+    stream = (
+        None
+        if args.json or settings.backend == "extractive"
+        else (lambda t: print(t, end="", file=sys.stderr, flush=True))
+    )
     answer = ask(args.question, settings, filters=_filters(args), on_token=stream)
     if stream:
         print(file=sys.stderr)
@@ -182,7 +246,10 @@ def cmd_chat(args) -> int:
     settings = _settings(args)
     history: list[tuple[str, str]] = []
     last = None
-    print("Ask about the articles. /sources shows the last answer's passages, /reset starts over, /quit leaves.")
+    print(
+        "Ask about the articles. /sources shows the last answer's passages, /reset starts over, "
+        "/quit leaves."
+    )
     while True:
         try:
             line = input("> ").strip()
@@ -199,7 +266,10 @@ def cmd_chat(args) -> int:
             continue
         if line == "/sources":
             for i, p in enumerate(last.passages if last else [], 1):
-                print(f"[{i}] {p.title} · {p.published or 'date unknown'} ({p.source}, {p.chunk_id})\n    {p.text}")
+                print(
+                    f"[{i}] {p.title} · {p.published or 'date unknown'} ({p.source}, "
+                    f"{p.chunk_id})\n    {p.text}"
+                )
             continue
         try:
             last = ask(line, settings, history=history, filters=_filters(args))
@@ -220,15 +290,33 @@ def cmd_web(args) -> int:
     if not has_index(settings):
         print(f"No index yet; ingesting {settings.seeds_dir} first …", file=sys.stderr)
         print(ingest([Path(settings.seeds_dir)], settings).summary(), file=sys.stderr)
-    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_STORE": settings.store,
-           "RAG_STORE_URL": settings.store_url, "RAG_STORE_COLLECTION": settings.store_collection}
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_STORE": settings.store,
+        "RAG_STORE_URL": settings.store_url,
+        "RAG_STORE_COLLECTION": settings.store_collection,
+    }
     if env.get("RAG_WEB_PASSWORD") and not env.get("CHAINLIT_AUTH_SECRET"):
         env["CHAINLIT_AUTH_SECRET"] = secrets.token_urlsafe(32)
     app = Path(__file__).with_name("web.py")
     print(f"Web chat on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    cmd = [sys.executable, "-m", "chainlit", "run", str(app), "--headless", "--host", args.host, "--port", str(args.port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "chainlit",
+        "run",
+        str(app),
+        "--headless",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     sys.stdout.flush()
-    os.execve(sys.executable, cmd, env)  # become the server: a stop signal to `rag web` reaches it, no orphan
+    os.execve(
+        sys.executable, cmd, env
+    )  # become the server: a stop signal to `rag web` reaches it, no orphan
 
 
 def cmd_eval(args) -> int:
@@ -242,17 +330,26 @@ def cmd_eval(args) -> int:
     reports = []
     for name in names:
         suite = load_suite(name, full=args.full)
-        print(f"Running suite {suite.name} ({len(suite.questions)} questions) …", file=sys.stderr, flush=True)
-        report = run_suite(suite, settings, log=lambda m: print(m, file=sys.stderr), judge_llm=args.judge)
-        if args.meta and suite.name == "seeds":
+        print(
+            f"Running suite {suite.name} ({len(suite.questions)} questions) …",
+            file=sys.stderr,
+            flush=True,
+        )
+        report = run_suite(
+            suite, settings, log=lambda m: print(m, file=sys.stderr), judge_llm=args.judge
+        )
+        if args.meta:
             report["meta"] = meta_evaluate(suite)
         reports.append(report)
     print(table(reports))
     for r in reports:
         if "meta" in r:
             m = r["meta"]
-            print(f"\nmeta-evaluation ({r['suite']}): {m['caught']:.1%} of {m['corruptions']} corruptions caught, "
-                  f"{m['clean_flagged']:.1%} of {m['clean_answers']} clean answers flagged")
+            print(
+                f"\nmeta-evaluation ({r['suite']}): {m['caught']:.1%} of {m['corruptions']} "
+                "corruptions caught, "
+                f"{m['clean_flagged']:.1%} of {m['clean_answers']} clean answers flagged"
+            )
             for kind, v in m["by_kind"].items():
                 print(f"  {kind:<32} {v['caught']:.1%} of {v['n']}")
     written = write_reports(reports, Path(args.report))
@@ -263,7 +360,10 @@ def cmd_eval(args) -> int:
     for r in reports:
         for q in r["questions"]:
             if q["problems"] and failed:
-                print(f"  {r['suite']} {q['id']} {q['question']}\n    got: {q['answer'][:160]}\n    {'; '.join(q['problems'])}")
+                print(
+                    f"  {r['suite']} {q['id']} {q['question']}\n    got: {q['answer'][:160]}\n    "
+                    f"{'; '.join(q['problems'])}"
+                )
     return 1 if failed else 0
 
 
@@ -277,7 +377,10 @@ def cmd_index(args) -> int:
     print(f"Copying the index to {args.to} …", file=sys.stderr, flush=True)
     t = time.time()
     chunks = migrate(settings, target)
-    print(f"Copied {chunks} chunks with their vectors, keyword tokens and answer sentences in {time.time() - t:.1f} s.")
+    print(
+        f"Copied {chunks} chunks with their vectors, keyword tokens and answer sentences in "
+        f"{time.time() - t:.1f} s."
+    )
     return 0
 
 
@@ -290,13 +393,23 @@ def cmd_settings(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description="Cited answers over Korean news articles, offline.")
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Cited answers over Korean news articles, offline."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
         p.add_argument("--index", help="index folder (default: vectorstore/, env RAG_INDEX_DIR)")
-        p.add_argument("--store", choices=["faiss", "pgvector", "milvus"], help="where the index lives (default faiss, env RAG_STORE)")
-        p.add_argument("--store-url", help="server store URL: postgresql://user@host/db or http://host:19530 (env RAG_STORE_URL)")
+        p.add_argument(
+            "--store",
+            choices=["faiss", "pgvector", "milvus"],
+            help="where the index lives (default faiss, env RAG_STORE)",
+        )
+        p.add_argument(
+            "--store-url",
+            help="server store URL: postgresql://user@host/db or http://host:19530 "
+            "(env RAG_STORE_URL)",
+        )
         p.add_argument("--collection", help="index name inside the server store (default rag)")
         return p
 
@@ -306,9 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--since", help="only articles published on or after YYYY-MM-DD")
         p.add_argument("--until", help="only articles published on or before YYYY-MM-DD")
 
-    p = common(sub.add_parser("ingest", help="index article files (default: the bundled seed articles)"))
+    p = common(
+        sub.add_parser("ingest", help="index article files (default: the bundled seed articles)")
+    )
     p.add_argument("paths", nargs="*", help=".txt/.md/.html files or folders")
-    p.add_argument("--rebuild", action="store_true", help="ignore the existing index and build it anew")
+    p.add_argument(
+        "--rebuild", action="store_true", help="ignore the existing index and build it anew"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
 
@@ -324,8 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = common(sub.add_parser("ask", help="one cited answer"))
     p.add_argument("question", nargs="?")
     p.add_argument("-k", type=int, help="passages given to the composer (default 5)")
-    p.add_argument("--json", action="store_true", help="one JSON object (see README for the fields)")
-    p.add_argument("--questions", help="file with one question per line ('-' for stdin); JSON lines out")
+    p.add_argument(
+        "--json", action="store_true", help="one JSON object (see README for the fields)"
+    )
+    p.add_argument(
+        "--questions", help="file with one question per line ('-' for stdin); JSON lines out"
+    )
     p.add_argument("--backend", choices=["extractive", "openai", "ollama"], help="answer composer")
     filters(p)
     p.set_defaults(func=cmd_ask)
@@ -337,41 +458,84 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chat)
 
     p = common(sub.add_parser("eval", help="run evaluation suites (exit 1 on a missed threshold)"))
-    p.add_argument("suites", nargs="*", help="suite names (rag/eval/suites/NAME.toml) or paths; default: seeds korquad")
-    p.add_argument("--report", default="reports/eval", help="folder for report.json, summary.md, junit.xml, report.html")
+    p.add_argument(
+        "suites",
+        nargs="*",
+        help="suite names (rag/eval/suites/NAME.toml) or paths; default: seeds korquad",
+    )
+    p.add_argument(
+        "--report",
+        default="reports/eval",
+        help="folder for report.json, summary.md, junit.xml, report.html",
+    )
     p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
-    p.add_argument("--full", action="store_true", help="KorQuAD: every article and question, not the CI sample")
-    p.add_argument("--meta", action="store_true", help="also check the checker on corrupted gold answers")
-    p.add_argument("--judge", action="store_true", help="also grade answers with the configured LLM (prompts/judge.txt)")
+    p.add_argument(
+        "--full", action="store_true", help="KorQuAD: every article and question, not the CI sample"
+    )
+    p.add_argument(
+        "--meta", action="store_true", help="also check the checker on corrupted gold answers"
+    )
+    p.add_argument(
+        "--judge",
+        action="store_true",
+        help="also grade answers with the configured LLM (prompts/judge.txt)",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = common(sub.add_parser("web", help="the web chat (Chainlit) on localhost"))
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: localhost only)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: localhost only)"
+    )
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_web)
 
-    p = common(sub.add_parser("bench", help="benchmarks: retrieval quality or stage-by-stage performance"))
+    p = common(
+        sub.add_parser("bench", help="benchmarks: retrieval quality or stage-by-stage performance")
+    )
     p.add_argument("what", choices=["retrieval", "perf", "web", "stores"])
     p.add_argument("--small", action="store_true", help="perf: the small CI sample")
-    p.add_argument("--large", type=float, default=0.0, metavar="SCALE",
-                   help="perf: only the large-corpus ingest, SCALE × KorQuAD's size (4.5 ≈ 21,000 chunks)")
-    p.add_argument("--url", help="web: a running chat to load (default: start `rag web` on --index)")
+    p.add_argument(
+        "--large",
+        type=float,
+        default=0.0,
+        metavar="SCALE",
+        help="perf: only the large-corpus ingest, SCALE × KorQuAD's size (4.5 ≈ 21,000 chunks)",
+    )
+    p.add_argument(
+        "--url", help="web: a running chat to load (default: start `rag web` on --index)"
+    )
     p.add_argument("--chats", type=int, default=10, help="web: concurrent chats")
-    p.add_argument("--seconds", type=float, default=60, help="web: how long every chat keeps asking")
-    p.add_argument("--korquad", help="path to KorQuAD_v1.0_dev.json (default: the copy in rag/data/korquad/)")
-    p.add_argument("--articles", type=int, help="only the first N KorQuAD articles (a quick sample)")
+    p.add_argument(
+        "--seconds", type=float, default=60, help="web: how long every chat keeps asking"
+    )
+    p.add_argument(
+        "--korquad", help="path to KorQuAD_v1.0_dev.json (default: the copy in rag/data/korquad/)"
+    )
+    p.add_argument(
+        "--articles", type=int, help="only the first N KorQuAD articles (a quick sample)"
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
-    p.add_argument("--stores", default="pgvector,milvus", help="stores: server stores compared with FAISS")
+    p.add_argument(
+        "--stores", default="pgvector,milvus", help="stores: server stores compared with FAISS"
+    )
     p.add_argument("--questions", type=int, default=1000, help="stores: questions sampled (0: all)")
-    p.add_argument("--pg-url", help="stores: an existing PostgreSQL (default: start one with pgserver)")
+    p.add_argument(
+        "--pg-url", help="stores: an existing PostgreSQL (default: start one with pgserver)"
+    )
     p.add_argument("--milvus-url", help="stores: an existing Milvus (default: start Milvus Lite)")
     p.add_argument("--out", help="write the full result as JSON here")
     p.set_defaults(func=cmd_bench)
 
     p = common(sub.add_parser("index", help="manage the index: migrate it to another store"))
     p.add_argument("action", choices=["migrate"])
-    p.add_argument("--to", required=True, help="postgresql://… or http://host:port (Milvus) URL, or a folder for FAISS files")
-    p.add_argument("--to-collection", help="index name in the target server store (default: the same)")
+    p.add_argument(
+        "--to",
+        required=True,
+        help="postgresql://… or http://host:port (Milvus) URL, or a folder for FAISS files",
+    )
+    p.add_argument(
+        "--to-collection", help="index name in the target server store (default: the same)"
+    )
     p.set_defaults(func=cmd_index)
 
     p = common(sub.add_parser("settings", help="list every setting, its value and meaning"))

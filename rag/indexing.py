@@ -53,12 +53,17 @@ class IngestReport:
     def summary(self) -> str:
         lines = [
             f"Indexed {self.articles} articles in {self.chunks} chunks ({self.seconds:.1f} s).",
-            f"  new {len(self.added)}, changed {len(self.changed)}, unchanged {len(self.unchanged)}, "
-            f"removed {len(self.removed)}; {self.chunks_embedded} chunks and {self.sentences_embedded} "
+            f"  new {len(self.added)}, changed {len(self.changed)}, unchanged "
+            f"{len(self.unchanged)}, "
+            f"removed {len(self.removed)}; {self.chunks_embedded} chunks and "
+            f"{self.sentences_embedded} "
             "evidence sentences embedded.",
         ]
         if self.vectors_reused:
-            lines.append(f"  {self.vectors_reused} vectors kept from the previous index (same model, same text).")
+            lines.append(
+                f"  {self.vectors_reused} vectors kept from the previous index (same model, same "
+                "text)."
+            )
         if self.skipped:
             lines.append(f"  skipped {len(self.skipped)}:")
             lines += [f"    {path}: {why}" for path, why in self.skipped]
@@ -75,7 +80,13 @@ def expected_manifest(settings: Settings, dim: int = 0, articles: dict | None = 
         "cleaner": CLEANER_VERSION,
     }
     return Manifest(
-        stores.FORMAT_VERSION, model_fingerprint(settings), dim, chunking, ANALYZER, articles or {}, time.time()
+        stores.FORMAT_VERSION,
+        model_fingerprint(settings),
+        dim,
+        chunking,
+        ANALYZER,
+        articles or {},
+        time.time(),
     )
 
 
@@ -100,7 +111,9 @@ class Plan:
 
     fresh: list[Article]
     removed: list[str]
-    catalog: dict[str, tuple[str, str]]  # what the index held: article key -> (content hash, source)
+    catalog: dict[
+        str, tuple[str, str]
+    ]  # what the index held: article key -> (content hash, source)
     dim: int  # of the index's vectors (0: no index yet)
 
     @property
@@ -115,39 +128,52 @@ def plan(paths: list[Path], current: Store | None, report: IngestReport) -> Plan
     an article whose file is gone from a folder being ingested is removed."""
     files, report.skipped = find_article_files(paths)
     catalog = current.catalog() if current else {}
-    fresh, seen = [], set()
-    for path in files:
-        key = str(path.resolve())
-        seen.add(key)
-        try:
-            article = read_article(path)
-        except BadInput as e:
-            report.skipped.append((str(path), e.message.split(": ", 1)[-1] + (f" ({e.hint})" if e.hint else "")))
-            continue
-        previous = catalog.get(key)
-        if previous and previous[0] == article.content_hash:
-            report.unchanged.append(article.source)
-            continue
-        (report.changed if previous else report.added).append(article.source)
-        fresh.append(article)
+    fresh = [a for a in (_read(path, catalog, report) for path in files) if a is not None]
+    seen = {str(path.resolve()) for path in files}
     roots = [p.resolve() for p in paths if p.is_dir()]
-    removed = [
-        key
-        for key in catalog
-        if key not in seen and not Path(key).exists() and any(Path(key).is_relative_to(r) for r in roots)
-    ]
+
+    def gone(key: str) -> bool:
+        return (
+            key not in seen
+            and not Path(key).exists()
+            and any(Path(key).is_relative_to(r) for r in roots)
+        )
+
+    removed = [key for key in catalog if gone(key)]
     report.removed = [catalog[key][1] for key in removed]
     report.articles = len(catalog) + len(report.added) - len(removed)
-    return Plan(fresh, removed, catalog, (current.manifest.dim or 384) if current else 0)
+    dim = (current.manifest.dim or 384) if current else 0
+    return Plan(fresh, removed, catalog, dim)
+
+
+def _read(path: Path, catalog: dict, report: IngestReport) -> Article | None:
+    """The article in ``path`` when it is new or changed (noted in the report), else None."""
+    try:
+        article = read_article(path)
+    except BadInput as e:
+        report.skipped.append(
+            (str(path), e.message.split(": ", 1)[-1] + (f" ({e.hint})" if e.hint else ""))
+        )
+        return None
+    previous = catalog.get(str(path.resolve()))
+    if previous and previous[0] == article.content_hash:
+        report.unchanged.append(article.source)
+        return None
+    (report.changed if previous else report.added).append(article.source)
+    return article
 
 
 # Step 2: chunk.
-def chunk(articles: list[Article], settings: Settings) -> tuple[list[Chunk], dict[str, dict[str, str]]]:
+def chunk(
+    articles: list[Article], settings: Settings
+) -> tuple[list[Chunk], dict[str, dict[str, str]]]:
     """The articles' chunks, in article order, and their evidence sentences (article key →
     sentence key → text): answering looks these sentences' vectors up instead of embedding them."""
     chunks: list[Chunk] = []
     for a in articles:
-        chunks += chunk_article(a.key, a.content_hash, a.text, settings.chunk_tokens, settings.chunk_overlap_tokens)
+        chunks += chunk_article(
+            a.key, a.content_hash, a.text, settings.chunk_tokens, settings.chunk_overlap_tokens
+        )
     sentences = {a.key: {text_key(t): t for t in evidence_sentences(a.text)} for a in articles}
     return chunks, sentences
 
@@ -165,8 +191,14 @@ class Vectors:
     seconds: float = 0.0
 
 
-def vectors_for(chunks: list[Chunk], sentences: dict[str, dict[str, str]], current: Store | None,
-                replaced: Store | None, settings: Settings, quiet: bool) -> Vectors:
+def vectors_for(
+    chunks: list[Chunk],
+    sentences: dict[str, dict[str, str]],
+    current: Store | None,
+    replaced: Store | None,
+    settings: Settings,
+    quiet: bool,
+) -> Vectors:
     """Vectors for the chunks and sentences: the index's own for texts it holds (with their
     tokens), the replaced index's on a rebuild (tokens made anew: an analyser upgrade re-embeds
     nothing), the rest embedded in one pass; Kiwi tokens for chunk texts the index lacks."""
@@ -174,18 +206,18 @@ def vectors_for(chunks: list[Chunk], sentences: dict[str, dict[str, str]], curre
     sentence_texts = {k: t for per in sentences.values() for k, t in per.items()}
     found = Vectors({}, {})
     if current is not None:
-        for key, (vector, tokens) in current.chunk_vectors(set(chunk_texts) | set(sentence_texts)).items():
+        for key, (vector, tokens) in current.chunk_vectors(
+            set(chunk_texts) | set(sentence_texts)
+        ).items():
             found.vectors[key], found.tokens[key] = vector, tokens
-        found.vectors |= current.sentence_vectors([k for k in sentence_texts if k not in found.vectors])
+        found.vectors |= current.sentence_vectors(
+            [k for k in sentence_texts if k not in found.vectors]
+        )
     new_chunks = {k: t for k, t in chunk_texts.items() if k not in found.tokens}
     if replaced is not None:
-        before = len(found.vectors)
-        missing = {k for k in [*new_chunks, *sentence_texts] if k not in found.vectors}
-        found.vectors |= {k: v for k, (v, _) in replaced.chunk_vectors(missing).items()}
-        found.vectors |= replaced.sentence_vectors([k for k in sentence_texts if k not in found.vectors])
-        found.reused = len(found.vectors) - before
-    to_embed = {k: t for k, t in new_chunks.items() if k not in found.vectors}
-    new_sentences = {k: t for k, t in sentence_texts.items() if k not in found.vectors and k not in to_embed}
+        found.reused = _reuse(found, replaced, [*new_chunks, *sentence_texts], list(sentence_texts))
+    to_embed = _without(new_chunks, found.vectors)
+    new_sentences = _without(_without(sentence_texts, found.vectors), to_embed)
     started = time.time()
     what = f"{len(to_embed)} chunks and {len(new_sentences)} evidence sentences"
     embedded = _embed([*to_embed.values(), *new_sentences.values()], settings, quiet, what)
@@ -194,6 +226,20 @@ def vectors_for(chunks: list[Chunk], sentences: dict[str, dict[str, str]], curre
     found.tokens |= dict(zip(new_chunks, chunk_keyword_tokens(list(new_chunks.values()))))
     found.embedded_chunks, found.embedded_sentences = len(to_embed), len(new_sentences)
     return found
+
+
+def _without(texts: dict[str, str], known: dict) -> dict[str, str]:
+    return {k: t for k, t in texts.items() if k not in known}
+
+
+def _reuse(found: Vectors, replaced: Store, wanted: list[str], sentence_keys: list[str]) -> int:
+    """Take the vectors the replaced index has for the ``wanted`` texts still missing (from its
+    chunks, then its sentence table); returns how many."""
+    before = len(found.vectors)
+    missing = {k for k in wanted if k not in found.vectors}
+    found.vectors |= {k: v for k, (v, _) in replaced.chunk_vectors(missing).items()}
+    found.vectors |= replaced.sentence_vectors([k for k in sentence_keys if k not in found.vectors])
+    return len(found.vectors) - before
 
 
 def _embed(texts: list[str], settings: Settings, quiet: bool, what: str) -> np.ndarray:
@@ -206,13 +252,20 @@ def _embed(texts: list[str], settings: Settings, quiet: bool, what: str) -> np.n
     if not quiet:
         print(f"Embedding {what} …", file=sys.stderr, flush=True)
     hide = True if quiet or len(texts) < 64 else None  # None: shown on a terminal only
-    with tqdm(total=len(texts), desc="Embedding", unit="text", file=sys.stderr, disable=hide) as bar:
+    with tqdm(
+        total=len(texts), desc="Embedding", unit="text", file=sys.stderr, disable=hide
+    ) as bar:
         return embedder.embed_passages(texts, progress=lambda done: bar.update(done - bar.n))
 
 
 # Step 4: apply.
-def changes(todo: Plan, chunks: list[Chunk], sentences: dict[str, dict[str, str]], found: Vectors,
-            settings: Settings) -> Changes:
+def changes(
+    todo: Plan,
+    chunks: list[Chunk],
+    sentences: dict[str, dict[str, str]],
+    found: Vectors,
+    settings: Settings,
+) -> Changes:
     """The one write an ingest makes."""
     rows = [text_key(c.text) for c in chunks]
     dim = len(found.vectors[rows[0]]) if rows else todo.dim or 384
@@ -221,11 +274,21 @@ def changes(todo: Plan, chunks: list[Chunk], sentences: dict[str, dict[str, str]
     hashes |= {a.key: a.content_hash for a in todo.fresh}
     per_article = {a: {k: found.vectors[k] for k in per} for a, per in sentences.items()}
     tokens = [found.tokens[k] for k in rows]
-    return Changes(expected_manifest(settings, dim, hashes), todo.fresh, todo.removed, chunks, tokens,
-                   vectors.astype(np.float32), per_article, rebuild=todo.rebuild)
+    return Changes(
+        expected_manifest(settings, dim, hashes),
+        todo.fresh,
+        todo.removed,
+        chunks,
+        tokens,
+        vectors.astype(np.float32),
+        per_article,
+        rebuild=todo.rebuild,
+    )
 
 
-def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: bool = False) -> IngestReport:
+def ingest(
+    paths: list[Path], settings: Settings, rebuild: bool = False, quiet: bool = False
+) -> IngestReport:
     """Bring the index up to date with the article files under ``paths``.
 
     Unchanged articles keep their chunks and vectors; a changed article is re-chunked and
@@ -248,7 +311,10 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, quiet: 
             found = vectors_for(chunks, sentences, current, replaced, settings, quiet)
             target = current if current is not None else store
             report.chunks = target.apply(changes(todo, chunks, sentences, found, settings))
-            report.chunks_embedded, report.sentences_embedded = found.embedded_chunks, found.embedded_sentences
+            report.chunks_embedded, report.sentences_embedded = (
+                found.embedded_chunks,
+                found.embedded_sentences,
+            )
             report.vectors_reused, report.embedding_seconds = found.reused, found.seconds
     report.seconds = time.time() - started
     return report

@@ -68,12 +68,18 @@ def check_query(text: str, settings: Settings, what: str = "query") -> str:
     """The query, stripped; empty, overlong or punctuation-only ones are refused clearly."""
     text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text).strip() if isinstance(text, str) else ""
     if not text:
-        raise BadInput(f"the {what} is empty", f"type a {what}, e.g. \"전작권 전환은 언제?\"")
+        raise BadInput(f"the {what} is empty", f'type a {what}, e.g. "전작권 전환은 언제?"')
     if len(text) > settings.max_question_chars:
-        raise BadInput(f"the {what} is {len(text):,} characters, over the {settings.max_question_chars:,} limit",
-                       "shorten it to the question itself (or raise max_question_chars)")
+        raise BadInput(
+            f"the {what} is {len(text):,} characters, over the {settings.max_question_chars:,} "
+            "limit",
+            "shorten it to the question itself (or raise max_question_chars)",
+        )
     if not re.search(r"\w", text):
-        raise BadInput(f"the {what} has no words, only punctuation or symbols", f"type a {what} with words in it")
+        raise BadInput(
+            f"the {what} has no words, only punctuation or symbols",
+            f"type a {what} with words in it",
+        )
     return text
 
 
@@ -82,23 +88,51 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 1e-9 else np.ones_like(x)
 
 
-def fuse(dense: np.ndarray, keyword: np.ndarray, dense_weight: float, keyword_weight: float) -> np.ndarray:
+def fuse(
+    dense: np.ndarray, keyword: np.ndarray, dense_weight: float, keyword_weight: float
+) -> np.ndarray:
     """Weighted sum over a candidate pool: dense min-max normalised, BM25 divided by its best.
 
     BM25 keeps its ratio to the best match (a query term found only in one passage stays
     decisive); cosine scores of e5 crowd into a narrow band, so min-max spreads them."""
-    kw_norm = keyword / keyword.max() if len(keyword) and keyword.max() > 0 else np.zeros_like(keyword)
+    kw_norm = (
+        keyword / keyword.max() if len(keyword) and keyword.max() > 0 else np.zeros_like(keyword)
+    )
     return dense_weight * _minmax(dense.astype(np.float64)) + keyword_weight * kw_norm
 
 
-def search(query: str, settings: Settings, k: int | None = None, filters: Filters | None = None,
-           mode: str = "hybrid") -> list[Passage]:
+def search(
+    query: str,
+    settings: Settings,
+    k: int | None = None,
+    filters: Filters | None = None,
+    mode: str = "hybrid",
+) -> list[Passage]:
     """Ranked passages for ``query`` from the live index the settings name."""
     return search_index(open_index(settings), query, settings, k, filters, mode)
 
 
-def search_index(index, query: str, settings: Settings, k: int | None = None, filters: Filters | None = None,
-                 mode: str = "hybrid") -> list[Passage]:
+@dataclass
+class Candidates:
+    """The rows the store found for a query, with their chunks, articles, vectors and scores."""
+
+    rows: np.ndarray
+    chunks: list
+    articles: list
+    vectors: np.ndarray
+    dense: np.ndarray
+    keyword: np.ndarray
+    fused: np.ndarray
+
+
+def search_index(
+    index,
+    query: str,
+    settings: Settings,
+    k: int | None = None,
+    filters: Filters | None = None,
+    mode: str = "hybrid",
+) -> list[Passage]:
     """Top ``k`` passages for ``query`` from ``index`` (a ``stores.Store``); ``mode`` is 'hybrid',
     'dense' or 'keyword'. The store finds candidates (filters applied there); every candidate
     gets both scores, they are fused, MMR picks the top k, and each grows into its window."""
@@ -108,30 +142,78 @@ def search_index(index, query: str, settings: Settings, k: int | None = None, fi
         raise BadInput(f"k must be at least 1 (got {k})", "use -k 5")
     if index.size() == 0:
         return []
+    found = _scored(index, query, settings, filters, mode, depth=max(settings.candidates, k))
+    if found is None:
+        return []
+    order = _mmr(
+        found.fused,
+        found.vectors,
+        min(len(found.rows), 3 * k),
+        settings.mmr_lambda,
+        settings.near_duplicate,
+    )
+    return _passages(index, found, order, settings.context_tokens, k)
+
+
+def _scored(
+    index, query: str, settings: Settings, filters, mode: str, depth: int
+) -> Candidates | None:
+    """Candidates from both sides, each with its dense, BM25 and fused score (None: no
+    candidate)."""
     qvec = get_embedder(settings).embed_query(query) if mode != "keyword" else None
     tokens = keyword_tokens([query])[0] if mode != "dense" else []
-    rows = _candidates(index, qvec, tokens, max(settings.candidates, k), filters)
+    rows = _candidates(index, qvec, tokens, depth, filters)
     if not len(rows):
-        return []
+        return None
     chunks, articles, vecs = index.fetch(rows)
     dense = vecs @ qvec if qvec is not None else np.zeros(len(rows), dtype=np.float32)
     kw = _keyword_scores(index, tokens, rows)
     fused = {"dense": dense.astype(np.float64), "keyword": kw.astype(np.float64)}.get(mode)
     if fused is None:
         fused = fuse(dense, kw, settings.dense_weight, settings.keyword_weight)
-    order = _mmr(fused, vecs, min(len(rows), 3 * k), settings.mmr_lambda, settings.near_duplicate)
-    spans = [context_window(w, settings.context_tokens) for w in index.windows([int(rows[i]) for i in order])]
+    return Candidates(rows, chunks, articles, vecs, dense, kw, fused)
+
+
+def _passages(index, found: Candidates, order: list[int], budget: int, k: int) -> list[Passage]:
+    """The top ``k`` candidates in ``order``, each grown into its context window; a candidate
+    already inside a better passage's window is marked there instead."""
+    windows = index.windows([int(found.rows[i]) for i in order])
     out: list[Passage] = []
-    for place, (i, (start, end)) in enumerate(zip(order, spans)):
-        chunk, a = chunks[i], articles[i]
-        host = next((n for n, p in enumerate(out) if p.source == a.source and p.start <= chunk.start
-                     and chunk.end <= p.end), None)
-        if host is not None:  # already inside a better passage's window: mark it there
-            out[host] = replace(out[host], matched=out[host].matched + ((place, chunk.start, chunk.end),))
+    for place, (i, window) in enumerate(zip(order, windows)):
+        chunk, a = found.chunks[i], found.articles[i]
+        matched = ((place, chunk.start, chunk.end),)
+        host = next(
+            (
+                n
+                for n, p in enumerate(out)
+                if p.source == a.source and p.start <= chunk.start and chunk.end <= p.end
+            ),
+            None,
+        )
+        if host is not None:
+            out[host] = replace(out[host], matched=out[host].matched + matched)
         elif len(out) < k:
-            scores = round(float(dense[i]), 4), round(float(kw[i]), 4), round(float(fused[i]), 4)
-            out.append(Passage(chunk.id, a.source, a.title, a.published, a.outlet, a.text[start:end], start, end,
-                               len(out) + 1, *scores, ((place, chunk.start, chunk.end),)))
+            start, end = context_window(window, budget)
+            scores = (
+                round(float(found.dense[i]), 4),
+                round(float(found.keyword[i]), 4),
+                round(float(found.fused[i]), 4),
+            )
+            out.append(
+                Passage(
+                    chunk.id,
+                    a.source,
+                    a.title,
+                    a.published,
+                    a.outlet,
+                    a.text[start:end],
+                    start,
+                    end,
+                    len(out) + 1,
+                    *scores,
+                    matched,
+                )
+            )
     return out
 
 
@@ -179,7 +261,9 @@ def context_window(window: Window, budget: int) -> tuple[int, int]:
     return start, end
 
 
-def _mmr(relevance: np.ndarray, vecs: np.ndarray, k: int, lam: float, near_duplicate: float) -> list[int]:
+def _mmr(
+    relevance: np.ndarray, vecs: np.ndarray, k: int, lam: float, near_duplicate: float
+) -> list[int]:
     """Maximal marginal relevance over candidates; near-copies of a chosen one are dropped."""
     order = np.argsort(-relevance)  # candidates, most relevant first (ties keep this order)
     rel = _minmax(relevance.astype(np.float64))[order]

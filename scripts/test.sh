@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Install what is missing, then run the test suite and the CI evaluation suites (seeds + KorQuAD sample).
+# Install what is missing (test extras and Debian's chromium included), check lint and format,
+# run the test suite, then the CI evaluation suites (seeds + KorQuAD sample) and the benchmark samples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --browser
+bash scripts/setup.sh --test
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export RAG_CACHE_DIR="${RAG_CACHE_DIR:-$PWD/.cache/models}"
+echo "Lint and format (ruff, configured in pyproject.toml):"
+.venv/bin/ruff check rag tests scripts
+.venv/bin/ruff format --check rag tests scripts
 .venv/bin/python -m pytest -q "$@"
 echo "Evaluation suites (fail the build on a missed threshold):"
 .venv/bin/rag eval seeds korquad --meta --report reports/eval

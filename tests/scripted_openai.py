@@ -29,8 +29,12 @@ class ScriptedEndpoint:
                 pass
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                endpoint.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                body = json.loads(
+                    self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"
+                )
+                endpoint.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 try:
                     endpoint.respond(self, body)
                 except (BrokenPipeError, ConnectionResetError):
@@ -47,8 +51,13 @@ class ScriptedEndpoint:
     @staticmethod
     def _chunk(content: str | None, finish: str | None = None) -> bytes:
         delta = {"content": content} if content is not None else {}
-        data = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        data = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "scripted",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
     @staticmethod
@@ -62,16 +71,36 @@ class ScriptedEndpoint:
 
     def respond(self, h: BaseHTTPRequestHandler, body: dict) -> None:
         if self.mode == "error":
-            return self._send_json(h, 500, {"error": {"message": "model overloaded", "type": "server_error"}})
+            return self._send_json(
+                h, 500, {"error": {"message": "model overloaded", "type": "server_error"}}
+            )
         if self.mode == "slow":
             time.sleep(self.delay)
-        prompt = "\n".join(m.get("content", "") for m in body.get("messages", []) if isinstance(m.get("content"), str))
+        prompt = "\n".join(
+            m.get("content", "")
+            for m in body.get("messages", [])
+            if isinstance(m.get("content"), str)
+        )
         reply = self.reply(prompt) if callable(self.reply) else self.reply
         words = reply.split(" ")
         if not body.get("stream"):
-            return self._send_json(h, 200, {"id": "c1", "object": "chat.completion", "created": 0, "model": "scripted",
-                                            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                                                         "finish_reason": "stop"}]})
+            return self._send_json(
+                h,
+                200,
+                {
+                    "id": "c1",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": "scripted",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                },
+            )
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
         h.send_header("Connection", "close")
@@ -82,7 +111,7 @@ class ScriptedEndpoint:
                 h.connection.shutdown(2)  # the connection dies mid-answer
                 return
             if self.mode == "malformed" and i == 1:
-                h.wfile.write(b"data: {\"choices\": [{\"delta\": {\"content\": \n\n")
+                h.wfile.write(b'data: {"choices": [{"delta": {"content": \n\n')
             h.wfile.write(self._chunk(word + (" " if i < len(words) - 1 else "")))
             h.wfile.flush()
         h.wfile.write(self._chunk(None, "stop"))

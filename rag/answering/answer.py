@@ -29,7 +29,17 @@ class Citation:
     @classmethod
     def of(cls, n: int, passage: Passage, text: str, start: int, end: int) -> "Citation":
         """Citation n quoting ``text`` (at ``start:end`` in the article) from ``passage``."""
-        return cls(n, passage.source, passage.title, passage.published, passage.outlet, passage.chunk_id, text, start, end)
+        return cls(
+            n,
+            passage.source,
+            passage.title,
+            passage.published,
+            passage.outlet,
+            passage.chunk_id,
+            text,
+            start,
+            end,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,22 @@ def date_basis(cited: list[Citation], lang: str) -> str:
         return "(게재일 미상 기사 기준)" if lang == "ko" else "(article dates unknown)"
     if lang == "ko":
         return "(" + ", ".join(f"{m[:4]}년 {int(m[5:7])}월" for m in months) + " 기사 기준)"
-    names = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December"]
-    return "(based on articles from " + ", ".join(f"{names[int(m[5:7]) - 1]} {m[:4]}" for m in months) + ")"
+    names = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    return (
+        "(based on articles from "
+        + ", ".join(f"{names[int(m[5:7]) - 1]} {m[:4]}" for m in months)
+        + ")"
+    )

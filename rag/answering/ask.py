@@ -42,11 +42,18 @@ class IndexedSentences:
         found = [table.get(k) for k in keys]
         missing = [t for t, v in zip(texts, found) if v is None]
         fresh = iter(self.embedder.embed_passages(missing) if missing else ())
-        return np.vstack([v if v is not None else next(fresh) for v in found]) if texts else self.embedder.embed_passages([])
+        return (
+            np.vstack([v if v is not None else next(fresh) for v in found])
+            if texts
+            else self.embedder.embed_passages([])
+        )
 
 
-FOLLOW_UP = re.compile(r"^(그럼|그러면|그게|그곳|그\s|이건|이거|저건|또|그리고|and |then |what about|how about)"
-                       r"|\b(it|that|they|them|this|there|he|she)\b|그건|그거|그것|거기|그때", re.I)
+FOLLOW_UP = re.compile(
+    r"^(그럼|그러면|그게|그곳|그\s|이건|이거|저건|또|그리고|and |then |what about|how about)"
+    r"|\b(it|that|they|them|this|there|he|she)\b|그건|그거|그것|거기|그때",
+    re.I,
+)
 
 
 def condense(question: str, history: list[tuple[str, str]], settings: Settings) -> str:
@@ -67,9 +74,15 @@ def condense(question: str, history: list[tuple[str, str]], settings: Settings) 
     return question
 
 
-def ask(question: str, settings: Settings, history: list[tuple[str, str]] | None = None, filters=None,
-        on_token=None) -> Answer:
-    """Answer one question with cited sentences, or abstain. ``history`` is [(standalone question, answer)]."""
+def ask(
+    question: str,
+    settings: Settings,
+    history: list[tuple[str, str]] | None = None,
+    filters=None,
+    on_token=None,
+) -> Answer:
+    """Answer one question with cited sentences, or abstain. ``history`` is [(standalone question,
+    answer)]."""
     timings = {}
     t = time.perf_counter()
     question = check_query(question, settings, "question")
@@ -83,7 +96,11 @@ def ask(question: str, settings: Settings, history: list[tuple[str, str]] | None
     extractive = compose(standalone, passages, settings, IndexedSentences(embedder, index))
     answer, notes = extractive, []
     if not extractive.abstained:  # the same checker every backend's answer goes through
-        failed = [c for c in cite.check(extractive.answer, [p.text for p in extractive.passages]) if not c.supported]
+        failed = [
+            c
+            for c in cite.check(extractive.answer, [p.text for p in extractive.passages])
+            if not c.supported
+        ]
         if failed:
             notes = [f"extractive sentence failed the citation check ({c.reason})" for c in failed]
     if settings.backend != "extractive" and passages:
@@ -100,8 +117,15 @@ def ask(question: str, settings: Settings, history: list[tuple[str, str]] | None
         answer = replace(answer, answer=f"{answer.answer} {note}", date_note=note)
     elif answer.answer != ABSTAIN[lang]:
         answer = replace(answer, answer=ABSTAIN[lang])
-    return replace(answer, question=question, language=lang, notes=notes + answer.notes,
-                   timings={**timings, "standalone_question": standalone} if standalone != question else timings)
+    return replace(
+        answer,
+        question=question,
+        language=lang,
+        notes=notes + answer.notes,
+        timings={**timings, "standalone_question": standalone}
+        if standalone != question
+        else timings,
+    )
 
 
 def _checked_llm_answer(text, passages, lang, settings, extractive):
@@ -109,7 +133,9 @@ def _checked_llm_answer(text, passages, lang, settings, extractive):
     if not text:
         return extractive, ["the LLM returned no text; showing the extractive answer"]
     if text.strip() == ABSTAIN[lang]:
-        return replace(extractive, answer=ABSTAIN[lang], abstained=True, citations=[]), ["the LLM abstained"]
+        return replace(extractive, answer=ABSTAIN[lang], abstained=True, citations=[]), [
+            "the LLM abstained"
+        ]
     checks = cite.check(text, [p.text for p in passages])
     kept, notes = [], []
     for c in checks:
@@ -130,4 +156,6 @@ def _checked_llm_answer(text, passages, lang, settings, extractive):
                     seen.add(n)
                     p = passages[n - 1]
                     citations.append(Citation.of(n, p, p.text, p.start, p.end))
-    return replace(extractive, answer=" ".join(kept), abstained=False, citations=citations, passages=passages), notes
+    return replace(
+        extractive, answer=" ".join(kept), abstained=False, citations=citations, passages=passages
+    ), notes

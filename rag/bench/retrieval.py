@@ -15,7 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,9 @@ from ..retrieve import context_window, fuse, search_index
 from ..settings import Settings
 
 
-def retrieval_metrics(ranked_sources: list[list[str]], ranked_texts: list[list[str]], questions) -> dict:
+def retrieval_metrics(
+    ranked_sources: list[list[str]], ranked_texts: list[list[str]], questions
+) -> dict:
     """Gold paragraph at rank 1 / top 5 / top 20, answer string in top-1 / top-5 text, MRR."""
     n = len(questions)
     if not n:
@@ -47,13 +49,21 @@ def retrieval_metrics(ranked_sources: list[list[str]], ranked_texts: list[list[s
         a5 += any(q["answer"] in t for t in texts[:5])
     pct = lambda x: round(100 * x / n, 1)  # noqa: E731
     top5 = [len(t) for texts in ranked_texts for t in texts[:5]]
-    return {"questions": n, "gold@1": pct(r1), "gold@5": pct(r5), "gold@20": pct(r20),
-            "answer@1": pct(a1), "answer@5": pct(a5), "mrr": round(mrr / n, 4),
-            "passage_chars": round(statistics.mean(top5)) if top5 else 0}
+    return {
+        "questions": n,
+        "gold@1": pct(r1),
+        "gold@5": pct(r5),
+        "gold@20": pct(r20),
+        "answer@1": pct(a1),
+        "answer@5": pct(a5),
+        "mrr": round(mrr / n, 4),
+        "passage_chars": round(statistics.mean(top5)) if top5 else 0,
+    }
 
 
 def by_source(rows, k: int):
-    """(source, item) pairs in rank order → the first k sources and the item of each one's best rank."""
+    """(source, item) pairs in rank order → the first k sources and the item of each one's best
+    rank."""
     seen, sources, texts = set(), [], []
     for source, text in rows:
         if source not in seen:
@@ -65,114 +75,178 @@ def by_source(rows, k: int):
     return sources, texts
 
 
-def run_retrieval(settings: Settings, korquad: Path = KORQUAD_FILE, articles: int | None = None, baseline: bool = True,
-                  log=lambda *a: print(*a, file=sys.stderr, flush=True)) -> dict:
+@dataclass
+class KorquadIndex:
+    """KorQuAD paragraphs written as article files and ingested into a private index."""
+
+    settings: Settings
+    files: list
+    questions: list[dict]
+    articles: int
+    chunks_embedded: int
+    seconds: float
+
+
+def index_korquad(
+    settings: Settings, korquad: Path = KORQUAD_FILE, articles: int | None = None, log=print
+) -> KorquadIndex:
+    """The first ``articles`` KorQuAD articles' paragraphs (all when None), indexed with the
+    project's own ingestion into a temporary folder."""
     files, questions, n_articles = korquad_questions(korquad, articles)
-    half = n_articles // 2
-    tune = [q for q in questions if q["article"] < half]
-    test = [q for q in questions if q["article"] >= half]
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     write_corpus(files, work / "corpus")
     settings = replace(settings, index_dir=work / "index")
     log(f"Indexing {len(files)} KorQuAD paragraphs …")
     t = time.time()
     report = ingest([work / "corpus"], settings, quiet=True)
-    ingest_s = time.time() - t
-    index = open_index(settings)
-    embedder = get_embedder(settings)
-    rows = index.rows()
-    chunks, chunk_articles, all_vectors = index.fetch(rows)
-    sources = np.array([a.source for a in chunk_articles])
-    position = {int(r): i for i, r in enumerate(rows)}
+    return KorquadIndex(
+        settings, files, questions, n_articles, report.chunks_embedded, time.time() - t
+    )
 
-    # One pass per question: dense scores and BM25 scores of every chunk (exact, small corpus).
-    log(f"Scoring {len(questions)} questions …")
-    dense_ms, kw_ms = [], []
-    for q in questions:
-        t = time.perf_counter()
-        qv = embedder.embed_query(q["question"])
-        index.dense(qv, settings.candidates, None)
-        dense_ms.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        tokens = keyword_tokens([q["question"]])[0]
-        index.keyword(tokens, settings.candidates, None)
-        kw_ms.append((time.perf_counter() - t) * 1000)
-        kw = np.zeros(len(rows), dtype=np.float32)
-        found, scores = index.keyword(tokens, len(rows), None) if tokens else (rows[:0], [])
-        kw[[position[int(r)] for r in found]] = scores
-        q["dense"], q["bm25"] = all_vectors @ qv, kw
 
-    windows: dict[int, str] = {}
+class ScoredChunks:
+    """Every chunk of an index scored for each question (exact, small corpus), read through the
+    Store contract, and the passage the product returns for each chunk (its context window)."""
 
-    def window_text(i):
-        """The passage the product returns for chunk ``i``: its context window."""
-        if i not in windows:
-            start, end = context_window(index.windows([int(rows[i])])[0], settings.context_tokens)
-            windows[i] = chunk_articles[i].text[start:end]
-        return windows[i]
+    def __init__(self, index, settings: Settings):
+        self.index, self.settings = index, settings
+        self.rows = index.rows()
+        _, self.articles, self.vectors = index.fetch(self.rows)
+        self.sources = np.array([a.source for a in self.articles])
+        self.position = {int(r): i for i, r in enumerate(self.rows)}
+        self.windows: dict[int, str] = {}
 
-    def ranked(qs, scorer):
-        """Paragraph files in rank order, each with the passage the product returns for its best chunk."""
+    def score(self, questions: list[dict]) -> tuple[list[float], list[float]]:
+        """Dense and BM25 scores of every chunk into each question (``dense``, ``bm25``); the
+        ms of each side's candidate search."""
+        embedder, depth = get_embedder(self.settings), self.settings.candidates
+        dense_ms, kw_ms = [], []
+        for q in questions:
+            t = time.perf_counter()
+            qv = embedder.embed_query(q["question"])
+            self.index.dense(qv, depth, None)
+            dense_ms.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            tokens = keyword_tokens([q["question"]])[0]
+            self.index.keyword(tokens, depth, None)
+            kw_ms.append((time.perf_counter() - t) * 1000)
+            kw = np.zeros(len(self.rows), dtype=np.float32)
+            found, scores = self.index.keyword(tokens, len(self.rows), None) if tokens else ([], [])
+            kw[[self.position[int(r)] for r in found]] = scores
+            q["dense"], q["bm25"] = self.vectors @ qv, kw
+        return dense_ms, kw_ms
+
+    def window_text(self, i: int) -> str:
+        if i not in self.windows:
+            window = self.index.windows([int(self.rows[i])])[0]
+            start, end = context_window(window, self.settings.context_tokens)
+            self.windows[i] = self.articles[i].text[start:end]
+        return self.windows[i]
+
+    def ranked(self, questions: list[dict], scorer) -> tuple[list, list]:
+        """Paragraph files in rank order, each with the passage the product returns for its best
+        chunk."""
         out_s, out_t = [], []
-        for q in qs:
+        for q in questions:
             order = scorer(q["dense"], q["bm25"])
-            s, picked = by_source(((sources[i], i) for i in order), 20)
+            s, picked = by_source(((self.sources[i], i) for i in order), 20)
             out_s.append(s)
-            out_t.append([window_text(i) for i in picked])
+            out_t.append([self.window_text(i) for i in picked])
         return out_s, out_t
 
-    def hybrid_scorer(dw, kwt, depth):
-        def score(dense, kw):
-            top_kw = np.argsort(-kw)[:depth]
-            pool = np.union1d(np.argsort(-dense)[:depth], top_kw[kw[top_kw] > 0])
-            fused = fuse(dense[pool], kw[pool], dw, kwt)
-            return pool[np.argsort(-fused)]
-        return score
+    def metrics(self, questions: list[dict], scorer) -> dict:
+        return retrieval_metrics(*self.ranked(questions, scorer), questions)
 
-    def rrf_scorer(dense, kw, k=60):
-        d_rank = np.argsort(np.argsort(-dense))
-        k_rank = np.argsort(np.argsort(-kw))
-        return np.argsort(-(1 / (k + d_rank) + 1 / (k + k_rank)))
 
-    # Tune the dense weight and candidate depth on the first half of the articles.
+def hybrid_scorer(dense_weight: float, keyword_weight: float, depth: int):
+    """The product's fusion over the top ``depth`` of each side."""
+
+    def score(dense, kw):
+        top_kw = np.argsort(-kw)[:depth]
+        pool = np.union1d(np.argsort(-dense)[:depth], top_kw[kw[top_kw] > 0])
+        fused = fuse(dense[pool], kw[pool], dense_weight, keyword_weight)
+        return pool[np.argsort(-fused)]
+
+    return score
+
+
+def rrf_scorer(dense, kw, k=60):
+    """Plain reciprocal-rank fusion over every chunk."""
+    d_rank = np.argsort(np.argsort(-dense))
+    k_rank = np.argsort(np.argsort(-kw))
+    return np.argsort(-(1 / (k + d_rank) + 1 / (k + k_rank)))
+
+
+def _tune(scored: ScoredChunks, tune: list[dict]) -> tuple[dict, list[dict]]:
+    """The dense weight and candidate depth best on the tuning questions."""
     grid = []
     for depth in (20, 40, 80):
         for dw in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
-            m = retrieval_metrics(*ranked(tune, hybrid_scorer(dw, 1 - dw, depth)), tune)
+            m = scored.metrics(tune, hybrid_scorer(dw, 1 - dw, depth))
             grid.append({"dense_weight": dw, "candidates": depth, **m})
-    best = max(grid, key=lambda g: (g["answer@1"] + g["gold@1"], g["mrr"]))
-    log(f"Tuned on {len(tune)} questions: dense_weight={best['dense_weight']} candidates={best['candidates']}")
+    return max(grid, key=lambda g: (g["answer@1"] + g["gold@1"], g["mrr"])), grid
 
-    results = {
-        "dense": retrieval_metrics(*ranked(test, lambda d, k: np.argsort(-d)), test),
-        "bm25": retrieval_metrics(*ranked(test, lambda d, k: np.argsort(-k)), test),
-        "rrf_k60": retrieval_metrics(*ranked(test, rrf_scorer), test),
-        "hybrid": retrieval_metrics(*ranked(test, hybrid_scorer(best["dense_weight"], 1 - best["dense_weight"],
-                                                        best["candidates"])), test),
-    }
-    results["dense"].update(latency(dense_ms))
-    results["bm25"].update(latency(kw_ms))
 
-    # The real search path (fusion + MMR) with the tuned weights, timed end to end.
-    tuned = replace(settings, dense_weight=best["dense_weight"], keyword_weight=1 - best["dense_weight"],
-                    candidates=best["candidates"])
-    log("Timing the real hybrid search path …")
+def _search_path(index, questions: list[dict], settings: Settings) -> dict:
+    """The real search path (fusion + MMR + windows), timed end to end."""
     path_s, path_t, path_ms = [], [], []
-    for q in test:
+    for q in questions:
         t = time.perf_counter()
-        hits = search_index(index, q["question"], tuned, k=20)
+        hits = search_index(index, q["question"], settings, k=20)
         path_ms.append((time.perf_counter() - t) * 1000)
         s, tx = by_source(((h.source, h.text) for h in hits), 20)
         path_s.append(s)
         path_t.append(tx)
-    results["hybrid_search_path"] = {**retrieval_metrics(path_s, path_t, test), **latency(path_ms)}
+    return {**retrieval_metrics(path_s, path_t, questions), **latency(path_ms)}
 
+
+def run_retrieval(
+    settings: Settings,
+    korquad: Path = KORQUAD_FILE,
+    articles: int | None = None,
+    baseline: bool = True,
+    log=lambda *a: print(*a, file=sys.stderr, flush=True),
+) -> dict:
+    """Tune fusion on the first half of the articles' questions, report on the second half."""
+    built = index_korquad(settings, korquad, articles, log)
+    half = built.articles // 2
+    tune = [q for q in built.questions if q["article"] < half]
+    test = [q for q in built.questions if q["article"] >= half]
+    index = open_index(built.settings)
+    scored = ScoredChunks(index, built.settings)
+    log(f"Scoring {len(built.questions)} questions …")
+    dense_ms, kw_ms = scored.score(built.questions)
+    best, grid = _tune(scored, tune)
+    dw = best["dense_weight"]
+    log(f"Tuned on {len(tune)} questions: dense_weight={dw} candidates={best['candidates']}")
+    results = {
+        "dense": {**scored.metrics(test, lambda d, k: np.argsort(-d)), **latency(dense_ms)},
+        "bm25": {**scored.metrics(test, lambda d, k: np.argsort(-k)), **latency(kw_ms)},
+        "rrf_k60": scored.metrics(test, rrf_scorer),
+        "hybrid": scored.metrics(test, hybrid_scorer(dw, 1 - dw, best["candidates"])),
+    }
+    log("Timing the real hybrid search path …")
+    tuned = replace(
+        built.settings, dense_weight=dw, keyword_weight=1 - dw, candidates=best["candidates"]
+    )
+    results["hybrid_search_path"] = _search_path(index, test, tuned)
     if baseline:
         log("LangChain baseline (RecursiveCharacterTextSplitter 1000/200 + FAISS.from_documents) …")
-        results["langchain_baseline"] = _langchain_baseline(files, test, embedder)
-    return {"korquad": str(korquad), "articles": n_articles, "paragraphs": len(files), "chunks": len(rows),
-            "tune_questions": len(tune), "test_questions": len(test), "ingest_seconds": round(ingest_s, 1),
-            "chunks_embedded": report.chunks_embedded, "tuning": {"best": best, "grid": grid}, "results": results}
+        results["langchain_baseline"] = _langchain_baseline(
+            built.files, test, get_embedder(settings)
+        )
+    return {
+        "korquad": str(korquad),
+        "articles": built.articles,
+        "paragraphs": len(built.files),
+        "chunks": len(scored.rows),
+        "tune_questions": len(tune),
+        "test_questions": len(test),
+        "ingest_seconds": round(built.seconds, 1),
+        "chunks_embedded": built.chunks_embedded,
+        "tuning": {"best": best, "grid": grid},
+        "results": results,
+    }
 
 
 def _langchain_baseline(files, test, embedder) -> dict:
@@ -189,7 +263,9 @@ def _langchain_baseline(files, test, embedder) -> dict:
     from ..adapters import EmbedderEmbeddings
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-    docs = splitter.split_documents([Document(page_content=text, metadata={"source": name}) for name, _, text in files])
+    docs = splitter.split_documents(
+        [Document(page_content=text, metadata={"source": name}) for name, _, text in files]
+    )
     t = time.time()
     store = FAISS.from_documents(docs, EmbedderEmbeddings(embedder))
     build_s = time.time() - t
@@ -201,19 +277,38 @@ def _langchain_baseline(files, test, embedder) -> dict:
         s, tx = by_source(((h.metadata["source"], h.page_content) for h in hits), 20)
         sources.append(s)
         texts.append(tx)
-    return {**retrieval_metrics(sources, texts, test), **latency(ms), "chunks": len(docs), "build_seconds": round(build_s, 1)}
+    return {
+        **retrieval_metrics(sources, texts, test),
+        **latency(ms),
+        "chunks": len(docs),
+        "build_seconds": round(build_s, 1),
+    }
 
 
 def format_table(result: dict) -> str:
-    cols = ["gold@1", "gold@5", "gold@20", "answer@1", "answer@5", "mrr", "passage_chars", "p50_ms", "p95_ms"]
-    lines = [f"KorQuAD 1.0 dev: {result['paragraphs']} paragraphs ({result['chunks']} chunks); "
-             f"tuned on {result['tune_questions']} questions, reported on {result['test_questions']}",
-             "| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    cols = [
+        "gold@1",
+        "gold@5",
+        "gold@20",
+        "answer@1",
+        "answer@5",
+        "mrr",
+        "passage_chars",
+        "p50_ms",
+        "p95_ms",
+    ]
+    lines = [
+        f"KorQuAD 1.0 dev: {result['paragraphs']} paragraphs ({result['chunks']} chunks); "
+        f"tuned on {result['tune_questions']} questions, reported on {result['test_questions']}",
+        "| method | " + " | ".join(cols) + " |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
     for name, m in result["results"].items():
         lines.append(f"| {name} | " + " | ".join(str(m.get(c, "")) for c in cols) + " |")
     best = result["tuning"]["best"]
-    lines.append(f"tuned: dense_weight={best['dense_weight']}, keyword_weight={round(1 - best['dense_weight'], 2)}, "
-                 f"candidates={best['candidates']}; ingest {result['ingest_seconds']} s")
+    lines.append(
+        f"tuned: dense_weight={best['dense_weight']}, "
+        f"keyword_weight={round(1 - best['dense_weight'], 2)}, "
+        f"candidates={best['candidates']}; ingest {result['ingest_seconds']} s"
+    )
     return "\n".join(lines)
-
-

@@ -27,8 +27,10 @@ def postgres(folder: Path):
         server = pgserver.get_server(Path(folder), cleanup_mode="stop")
         server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
     except Exception as e:  # noqa: BLE001 - whatever stops it, the user needs the reason
-        raise ServerFailed(f"PostgreSQL (pgserver) could not start: {type(e).__name__}: {str(e)[:300]}",
-                           "pip install -e .[test], or point store_url at a running server") from None
+        raise ServerFailed(
+            f"PostgreSQL (pgserver) could not start: {type(e).__name__}: {str(e)[:300]}",
+            "pip install -e .[test], or point store_url at a running server",
+        ) from None
     try:
         yield server.get_uri()
     finally:
@@ -46,22 +48,42 @@ def milvus(folder: Path, timeout: float = 60):
     """A Milvus Lite gRPC server on a free local port, data in ``folder``; yields its URL."""
     exe = Path(sys.executable).with_name("milvus-lite")
     if not exe.exists():
-        raise ServerFailed("milvus-lite is not installed", "pip install -e .[test], or point store_url at a Milvus server")
+        raise ServerFailed(
+            "milvus-lite is not installed",
+            "pip install -e .[test], or point store_url at a Milvus server",
+        )
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     with open(folder / "server.log", "w+") as log:
-        proc = subprocess.Popen([str(exe), "server", "--data-dir", str(folder / "data"), "--host", "127.0.0.1",
-                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                str(exe),
+                "server",
+                "--data-dir",
+                str(folder / "data"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.time() + timeout
             while True:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), timeout=1),
+                ):
                     break
                 if proc.poll() is not None or time.time() > deadline:
                     log.seek(0)
-                    raise ServerFailed(f"Milvus Lite could not start: {log.read()[-400:]}",
-                                       "see the log above; point store_url at a Milvus server instead")
+                    raise ServerFailed(
+                        f"Milvus Lite could not start: {log.read()[-400:]}",
+                        "see the log above; point store_url at a Milvus server instead",
+                    )
                 time.sleep(0.3)
             yield f"http://127.0.0.1:{port}"
         finally:

@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,8 +51,36 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _chat(url: str, questions: list[str], deadline: float, timeout: float, results: list, errors: list) -> None:
-    """One user: connect, then ask questions one after another until ``deadline``."""
+def _log(*parts) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Load:
+    """What every chat of one run shares: where to connect, what to ask, how long to wait for
+    an answer, and the answers and failures collected."""
+
+    url: str
+    questions: list[str]
+    timeout: float
+    results: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _user_message(question: str) -> dict:
+    """The event the browser sends when a person asks ``question``."""
+    message = {
+        "id": str(uuid.uuid4()),
+        "name": "User",
+        "type": "user_message",
+        "output": question,
+        "createdAt": datetime.now(timezone.utc).isoformat(),
+    }
+    return {"message": message, "fileReferences": []}
+
+
+async def _connected(load: Load):
+    """A Socket.IO client connected as a browser tab, with its answer state; None on failure."""
     import socketio
 
     client = socketio.AsyncClient(reconnection=False)
@@ -67,77 +96,123 @@ async def _chat(url: str, questions: list[str], deadline: float, timeout: float,
         if step.get("type") == "assistant_message" and "done" in state and not state["done"].done():
             state["done"].set_result(step.get("output") or "")
 
-    auth = {"sessionId": str(uuid.uuid4()), "clientType": "webapp", "userEnv": "{}", "threadId": None}
+    auth = {
+        "sessionId": str(uuid.uuid4()),
+        "clientType": "webapp",
+        "userEnv": "{}",
+        "threadId": None,
+    }
     try:
-        await client.connect(url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth, wait_timeout=30)
+        await client.connect(
+            load.url,
+            socketio_path="/ws/socket.io",
+            transports=["websocket"],
+            auth=auth,
+            wait_timeout=30,
+        )
         await client.emit("connection_successful")
     except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
-        errors.append(f"connect: {type(e).__name__}: {e}")
+        load.errors.append(f"connect: {type(e).__name__}: {e}")
+        return None, state
+    return client, state
+
+
+async def _ask(client, state: dict, question: str, load: Load) -> None:
+    """One question, timed to its first streamed token and its whole answer."""
+    state.clear()
+    state["done"] = asyncio.get_running_loop().create_future()
+    sent = time.perf_counter()
+    await client.emit("client_message", _user_message(question))
+    try:
+        output = await asyncio.wait_for(state["done"], load.timeout)
+    except asyncio.TimeoutError:
+        load.errors.append(f"no answer within {load.timeout:.0f} s: {question}")
+        return
+    done = time.perf_counter()
+    if output.startswith("⚠️"):
+        load.errors.append(f"error reply to {question!r}: {output[:120]}")
+        return
+    first = state.get("first_token", done)
+    load.results.append(
+        {
+            "question": question,
+            "output": output,
+            "first_token_ms": (first - sent) * 1000,
+            "answer_ms": (done - sent) * 1000,
+        }
+    )
+
+
+async def _chat(load: Load, deadline: float) -> None:
+    """One user: connect, then ask questions one after another until ``deadline``."""
+    client, state = await _connected(load)
+    if client is None:
         return
     try:
-        i = random.randrange(len(questions))
+        i = random.randrange(len(load.questions))
         while time.time() < deadline:
-            question = questions[i % len(questions)]
+            await _ask(client, state, load.questions[i % len(load.questions)], load)
             i += 1
-            state.clear()
-            state["done"] = asyncio.get_running_loop().create_future()
-            sent = time.perf_counter()
-            await client.emit("client_message", {"message": {
-                "id": str(uuid.uuid4()), "name": "User", "type": "user_message", "output": question,
-                "createdAt": datetime.now(timezone.utc).isoformat()}, "fileReferences": []})
-            try:
-                output = await asyncio.wait_for(state["done"], timeout)
-            except asyncio.TimeoutError:
-                errors.append(f"no answer within {timeout:.0f} s: {question}")
-                continue
-            done = time.perf_counter()
-            if output.startswith("⚠️"):
-                errors.append(f"error reply to {question!r}: {output[:120]}")
-                continue
-            first = state.get("first_token", done)
-            results.append({"question": question, "output": output,
-                            "first_token_ms": (first - sent) * 1000, "answer_ms": (done - sent) * 1000})
     finally:
         await client.disconnect()
 
 
-async def _load(url, chats, seconds, timeout, pid, log, questions) -> dict:
-    results: list[dict] = []
-    errors: list[str] = []
+async def _load(load: Load, chats: int, seconds: float, pid: int | None) -> dict:
     memory: list[float] = []
-    log("Warm-up question …")
-    await _chat(url, questions[:1], time.time() + 1, 300, [], errors)
+    _log("Warm-up question …")
+    await _chat(Load(load.url, load.questions[:1], 300, errors=load.errors), time.time() + 1)
     deadline = time.time() + seconds
-    tasks = [asyncio.create_task(_chat(url, questions, deadline, timeout, results, errors)) for _ in range(chats)]
+    tasks = [asyncio.create_task(_chat(load, deadline)) for _ in range(chats)]
     started = time.time()
     while not all(t.done() for t in tasks):
         if pid:
             memory.append(round(rss_mb(pid), 1))
-        log(f"  {time.time() - started:5.0f} s: {len(results)} answered, {len(errors)} failed"
-            + (f", server RSS {memory[-1]:.0f} MB" if memory else ""))
+        rss = f", server RSS {memory[-1]:.0f} MB" if memory else ""
+        _log(
+            f"  {time.time() - started:5.0f} s: {len(load.results)} answered, {len(load.errors)} "
+            f"failed{rss}"
+        )
         await asyncio.wait(tasks, timeout=10)
-    return {"results": results, "errors": errors, "memory": memory, "seconds": time.time() - started}
+    return {"memory": memory, "seconds": time.time() - started}
 
 
-def run(url: str, chats: int, seconds: float, pid: int | None = None, timeout: float = 120.0,
-        log=lambda *a: print(*a, file=sys.stderr, flush=True), questions: list[str] = QUESTIONS) -> dict:
-    """``chats`` concurrent chats for ``seconds``: answered/failed counts, latency, server memory."""
-    raw = asyncio.run(_load(url, chats, seconds, timeout, pid, log, questions))
-    first = [r["first_token_ms"] for r in raw["results"]]
-    whole = [r["answer_ms"] for r in raw["results"]]
+def run(
+    url: str,
+    chats: int,
+    seconds: float,
+    pid: int | None = None,
+    timeout: float = 120.0,
+    questions: list[str] = QUESTIONS,
+) -> dict:
+    """``chats`` concurrent chats for ``seconds``: answered/failed counts, latency, server
+    memory."""
+    load = Load(url, questions, timeout)
+    raw = asyncio.run(_load(load, chats, seconds, pid))
+    first = [r["first_token_ms"] for r in load.results]
+    whole = [r["answer_ms"] for r in load.results]
     memory = raw["memory"]
     return {
-        "chats": chats, "seconds": round(raw["seconds"], 1), "answered": len(whole), "failed": len(raw["errors"]),
-        "errors": raw["errors"][:20],
-        "sample_answers": {r["question"]: r["output"][:300] for r in raw["results"]},
-        "first_token_ms": latency(first), "answer_ms": latency(whole),
-        "server_rss_mb": {"start": memory[0], "max": max(memory), "end": memory[-1]} if memory else {},
+        "chats": chats,
+        "seconds": round(raw["seconds"], 1),
+        "answered": len(whole),
+        "failed": len(load.errors),
+        "errors": load.errors[:20],
+        "sample_answers": {r["question"]: r["output"][:300] for r in load.results},
+        "first_token_ms": latency(first),
+        "answer_ms": latency(whole),
+        "server_rss_mb": {"start": memory[0], "max": max(memory), "end": memory[-1]}
+        if memory
+        else {},
     }
 
 
 @contextlib.contextmanager
-def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True), cwd: Path | None = None,
-          env: dict | None = None):
+def serve(
+    index_dir: Path,
+    log=lambda *a: print(*a, file=sys.stderr, flush=True),
+    cwd: Path | None = None,
+    env: dict | None = None,
+):
     """A `rag web` server on a free local port for the duration (``env`` added to this process's
     environment; its log in ``cwd``/server.log); yields (url, pid) once the page is served."""
     import tempfile
@@ -147,9 +222,25 @@ def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True)
     server_log = open(workdir / "server.log", "w")
     root = str(Path(__file__).resolve().parents[2])  # this rag, even when not installed
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "web", "--port", str(port), "--index", str(Path(index_dir).resolve())],
-        cwd=workdir, stdout=server_log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])), **(env or {})})
+        [
+            sys.executable,
+            "-m",
+            "rag.cli",
+            "web",
+            "--port",
+            str(port),
+            "--index",
+            str(Path(index_dir).resolve()),
+        ],
+        cwd=workdir,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+            **(env or {}),
+        },
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         log(f"Starting the web chat on {url} …")
@@ -159,7 +250,8 @@ def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True)
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"the web server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+                    log_tail = (workdir / "server.log").read_text()[-2000:]
+                    raise RuntimeError(f"the web server exited: {log_tail}") from None
                 time.sleep(0.5)
         else:
             raise RuntimeError("the web server did not answer within 2 minutes")
@@ -175,7 +267,15 @@ def serve(index_dir: Path, log=lambda *a: print(*a, file=sys.stderr, flush=True)
 
 def format_result(r: dict) -> str:
     mem = r["server_rss_mb"]
-    return (f"{r['chats']} concurrent chats for {r['seconds']:.0f} s: {r['answered']} answered, {r['failed']} failed; "
-            f"first token p50 {r['first_token_ms'].get('p50_ms')} ms / p95 {r['first_token_ms'].get('p95_ms')}; "
-            f"whole answer p50 {r['answer_ms'].get('p50_ms')} ms / p95 {r['answer_ms'].get('p95_ms')}"
-            + (f"; server RSS {mem['start']:.0f} → max {mem['max']:.0f} → end {mem['end']:.0f} MB" if mem else ""))
+    return (
+        f"{r['chats']} concurrent chats for {r['seconds']:.0f} s: {r['answered']} answered, "
+        f"{r['failed']} failed; "
+        f"first token p50 {r['first_token_ms'].get('p50_ms')} ms / p95 "
+        f"{r['first_token_ms'].get('p95_ms')}; "
+        f"whole answer p50 {r['answer_ms'].get('p50_ms')} ms / p95 {r['answer_ms'].get('p95_ms')}"
+        + (
+            f"; server RSS {mem['start']:.0f} → max {mem['max']:.0f} → end {mem['end']:.0f} MB"
+            if mem
+            else ""
+        )
+    )

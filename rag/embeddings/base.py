@@ -17,7 +17,12 @@ def _cpu_flags() -> set[str]:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+    return {
+        flag
+        for line in text.splitlines()
+        if line.startswith("flags")
+        for flag in line.split(":", 1)[1].split()
+    }
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -34,8 +39,10 @@ def resolve_precision(precision: str) -> str:
     """'int8', 'bf16' or 'fp32' for a setting that may be 'auto': int8 where the CPU has VNNI,
     else bf16 where it has fast bf16, else fp32."""
     if precision not in ("auto", "int8", "bf16", "fp32"):
-        raise BadInput(f"unknown embedding precision {precision!r}",
-                       "set embedding_precision to auto, int8, bf16 or fp32")
+        raise BadInput(
+            f"unknown embedding precision {precision!r}",
+            "set embedding_precision to auto, int8, bf16 or fp32",
+        )
     if precision != "auto":
         return precision
     return "int8" if cpu_has_vnni() else "bf16" if cpu_has_fast_bf16() else "fp32"
@@ -53,8 +60,14 @@ class BaseEmbedder:
     """What every runner shares: e5 prefixes, passages embedded in length-sorted slices with
     progress, and remembered query vectors. Runners implement ``_encode``."""
 
-    def __init__(self, model: str, fingerprint: str, precision: str = "auto", batch_size: int = 32,
-                 prefixes: tuple[str, str] = ("query: ", "passage: ")):
+    def __init__(
+        self,
+        model: str,
+        fingerprint: str,
+        precision: str = "auto",
+        batch_size: int = 32,
+        prefixes: tuple[str, str] = ("query: ", "passage: "),
+    ):
         self.model_name = model
         self.fingerprint = fingerprint
         self.batch_size = batch_size
@@ -81,7 +94,9 @@ class BaseEmbedder:
         parts = []
         step = self.batch_size * 4
         for i in range(0, len(order), step):
-            parts.append(self._encode([self.passage_prefix + texts[j] for j in order[i : i + step]]))
+            parts.append(
+                self._encode([self.passage_prefix + texts[j] for j in order[i : i + step]])
+            )
             if progress:
                 progress(min(i + step, len(texts)))
         out = np.empty_like(parts[0], shape=(len(texts), parts[0].shape[1]))
@@ -103,5 +118,3 @@ class BaseEmbedder:
     def forget_queries(self) -> None:
         """Drop remembered query vectors (benchmarks time each question from scratch)."""
         self._queries.clear()
-
-

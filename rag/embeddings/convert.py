@@ -121,8 +121,18 @@ def read_packed(path: Path) -> PackedModel:
         else:
             tensors[name] = np.frombuffer(raw, "<f4", count).copy()
     return PackedModel(
-        hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab, eps, pieces, scores,
-        {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, tensors,
+        hidden,
+        layers,
+        heads,
+        ffn,
+        vocab_rows,
+        max_pos,
+        type_vocab,
+        eps,
+        pieces,
+        scores,
+        {"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        tensors,
     )
 
 
@@ -145,8 +155,12 @@ def _state_dict(model: PackedModel) -> dict:
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
     names = {
-        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-        "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
     }
     for i in range(model.layers):
         prefix = f"encoder.layer.{i}."
@@ -164,26 +178,49 @@ def _state_dict(model: PackedModel) -> dict:
 def _tokenizer(model: PackedModel):
     """A fast tokenizer equal to the engine's: its Unigram pieces and scores, its
     normaliser (NFKC with control characters deleted, space runs collapsed), Metaspace."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
     from transformers import XLMRobertaTokenizerFast
 
     sp = model.special
-    tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(model.pieces, model.scores)], unk_id=sp["unk"]))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.Replace(Regex(_DELETED), ""),
-        normalizers.Replace(Regex(_TO_SPACE), " "),
-        normalizers.NFKC(),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+    tok = Tokenizer(
+        models.Unigram(
+            [(p, float(s)) for p, s in zip(model.pieces, model.scores)], unk_id=sp["unk"]
+        )
+    )
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(_DELETED), ""),
+            normalizers.Replace(Regex(_TO_SPACE), " "),
+            normalizers.NFKC(),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="▁", prepend_scheme="always", split=False
+    )
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", sp["bos"]), ("</s>", sp["eos"])],
     )
     return XLMRobertaTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-        cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
         model_max_length=model.max_positions,
     )
 
@@ -195,11 +232,24 @@ def _write_sentence_transformers_files(out: Path, max_len: int) -> None:
     files = {
         "modules.json": [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            },
         ],
         "sentence_bert_config.json": {"max_seq_length": max_len, "do_lower_case": False},
-        "1_Pooling/config.json": {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True},
+        "1_Pooling/config.json": {
+            "word_embedding_dimension": 384,
+            "pooling_mode_mean_tokens": True,
+        },
         "config_sentence_transformers.json": {
             "prompts": {"query": "query: ", "passage": "passage: "},
             "default_prompt_name": None,
@@ -222,11 +272,18 @@ def convert(source: Path, out: Path) -> Path:
 
     packed = read_packed(source)
     config = XLMRobertaConfig(
-        vocab_size=packed.vocab_rows, hidden_size=packed.hidden, num_hidden_layers=packed.layers,
-        num_attention_heads=packed.heads, intermediate_size=packed.ffn, hidden_act="gelu",
-        max_position_embeddings=packed.max_positions + 2, type_vocab_size=packed.type_vocab,
-        layer_norm_eps=packed.eps, pad_token_id=packed.special["pad"],
-        bos_token_id=packed.special["bos"], eos_token_id=packed.special["eos"],
+        vocab_size=packed.vocab_rows,
+        hidden_size=packed.hidden,
+        num_hidden_layers=packed.layers,
+        num_attention_heads=packed.heads,
+        intermediate_size=packed.ffn,
+        hidden_act="gelu",
+        max_position_embeddings=packed.max_positions + 2,
+        type_vocab_size=packed.type_vocab,
+        layer_norm_eps=packed.eps,
+        pad_token_id=packed.special["pad"],
+        bos_token_id=packed.special["bos"],
+        eos_token_id=packed.special["eos"],
     )
     model = XLMRobertaModel(config)  # the pooler is unused (mean pooling); zeroed below
     for p in model.pooler.parameters():
@@ -235,7 +292,9 @@ def convert(source: Path, out: Path) -> Path:
     missing = [m for m in missing if "position_ids" not in m and "pooler" not in m]
     if missing or unexpected:
         raise RuntimeError(f"conversion mismatch: missing={missing} unexpected={unexpected}")
-    with _replacing(out, "conversion.json", {"fingerprint": source_fingerprint(source), "model": MODEL_NAME}) as tmp:
+    with _replacing(
+        out, "conversion.json", {"fingerprint": source_fingerprint(source), "model": MODEL_NAME}
+    ) as tmp:
         model.save_pretrained(tmp)
         _tokenizer(packed).save_pretrained(tmp)
         _write_sentence_transformers_files(tmp, packed.max_positions)
@@ -306,16 +365,25 @@ def export_encoder(folder: Path) -> Path:
     dim = table.shape[1]
     mask = torch.ones(2, 12, dtype=torch.int64)
     mask[1, 7:] = 0  # a padded row, so the trace keeps the attention mask
-    with _replacing(out, "export.json", {"version": ENCODER_EXPORT_VERSION}) as tmp, warnings.catch_warnings(), \
-            torch.inference_mode():
+    with (
+        _replacing(out, "export.json", {"version": ENCODER_EXPORT_VERSION}) as tmp,
+        warnings.catch_warnings(),
+        torch.inference_mode(),
+    ):
         warnings.simplefilter("ignore")  # the tracer's notes about Python booleans in transformers
         graph = openvino.convert_model(
-            MeanPooled().eval(), example_input=(torch.zeros(2, 12, dim), mask),
-            input=[("embeds", openvino.PartialShape([-1, -1, dim]), openvino.Type.f32),
-                   ("mask", openvino.PartialShape([-1, -1]), openvino.Type.i64)])
+            MeanPooled().eval(),
+            example_input=(torch.zeros(2, 12, dim), mask),
+            input=[
+                ("embeds", openvino.PartialShape([-1, -1, dim]), openvino.Type.f32),
+                ("mask", openvino.PartialShape([-1, -1]), openvino.Type.i64),
+            ],
+        )
         openvino.save_model(graph, tmp / "encoder.xml", compress_to_fp16=False)
         np.save(tmp / "word_embeddings.npy", table)
-    shutil.rmtree(folder / "query-onnx", ignore_errors=True)  # the ONNX export earlier versions wrote
+    shutil.rmtree(
+        folder / "query-onnx", ignore_errors=True
+    )  # the ONNX export earlier versions wrote
     return out
 
 
@@ -332,8 +400,10 @@ def quantize_encoder(folder: Path, calibration_feeds) -> Path:
     KorQuAD paragraphs embed 1.4-1.6x faster than bf16, at cosine ≥ 0.996 (mean 0.9986) to
     fp32. Quantised once (~20 s) and stamped (see ``version``)."""
     out = folder / "openvino-int8"
-    # the export it quantises, this code and the calibration set: any of them changed, quantise again
-    version = f"{ENCODER_EXPORT_VERSION}:{INT8_VERSION}:{hashlib.sha256(CALIBRATION_FILE.read_bytes()).hexdigest()[:16]}"
+    # the export it quantises, this code and the calibration set: any of them changed, quantise
+    # again
+    calibration = hashlib.sha256(CALIBRATION_FILE.read_bytes()).hexdigest()[:16]
+    version = f"{ENCODER_EXPORT_VERSION}:{INT8_VERSION}:{calibration}"
     if _stamped(out / "export.json", "version", version):
         return out
     import logging
@@ -344,11 +414,18 @@ def quantize_encoder(folder: Path, calibration_feeds) -> Path:
     nncf.set_log_level(logging.ERROR)
     graph = openvino.Core().read_model(str(folder / "openvino" / "encoder.xml"))
     feeds = calibration_feeds()
-    with _replacing(out, "export.json", {"version": version}) as tmp, contextlib.redirect_stdout(sys.stderr), \
-            warnings.catch_warnings():
+    with (
+        _replacing(out, "export.json", {"version": version}) as tmp,
+        contextlib.redirect_stdout(sys.stderr),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore")
-        quantized = nncf.quantize(graph, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
-                                  subset_size=len(feeds))
+        quantized = nncf.quantize(
+            graph,
+            nncf.Dataset(feeds),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(feeds),
+        )
         openvino.save_model(quantized, tmp / "encoder.xml", compress_to_fp16=False)
     return out
 

@@ -27,8 +27,10 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         try:
             model = SentenceTransformer(self.model_name, device="cpu")
         except OSError as e:
-            raise RagError(f"cannot load embedding model {self.model_name!r}: {e}",
-                           "give a local model folder, or a model id on a machine with internet") from None
+            raise RagError(
+                f"cannot load embedding model {self.model_name!r}: {e}",
+                "give a local model folder, or a model id on a machine with internet",
+            ) from None
         model.eval()
         self.dim = model.get_embedding_dimension()
         return model
@@ -38,8 +40,13 @@ class SentenceTransformerEmbedder(BaseEmbedder):
 
         bf16 = self.bf16 if bf16 is None else bf16
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                        normalize_embeddings=True, show_progress_bar=False)
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _encode_query(self, text: str) -> np.ndarray:

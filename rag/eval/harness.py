@@ -23,7 +23,12 @@ def judge(row: dict, answer_text: str, settings: Settings) -> bool | None:
     from ..answering.llm import chat_model
     from ..answering.prompts import render
 
-    prompt = render("judge.txt", question=row["question"], expected=" | ".join(row.get("expected", [])), answer=answer_text)
+    prompt = render(
+        "judge.txt",
+        question=row["question"],
+        expected=" | ".join(row.get("expected", [])),
+        answer=answer_text,
+    )
     try:
         reply = chat_model(settings).invoke([HumanMessage(prompt)]).content
     except Exception:
@@ -37,8 +42,12 @@ def run_suite(suite: Suite, settings: Settings, log=print, judge_llm: bool = Fal
     With ``judge_llm`` (and an LLM backend configured) an LLM also grades each answerable
     answer; it adds ``llm_judge_correct`` and nothing depends on it."""
     index_dir = Path(tempfile.mkdtemp(prefix=f"rag-eval-{suite.name}-")) / "index"
-    collection = f"{settings.store_collection}_eval_{re.sub(r'[^a-z0-9_]', '_', suite.name.lower())}"[:63]
-    settings = replace(settings, index_dir=index_dir, store_collection=collection)  # a server store: its own schema
+    collection = (
+        f"{settings.store_collection}_eval_{re.sub(r'[^a-z0-9_]', '_', suite.name.lower())}"[:63]
+    )
+    settings = replace(
+        settings, index_dir=index_dir, store_collection=collection
+    )  # a server store: its own schema
     ingest([suite.corpus], settings, rebuild=settings.store != "faiss", quiet=True)
     results = []
     started = time.time()
@@ -46,8 +55,24 @@ def run_suite(suite: Suite, settings: Settings, log=print, judge_llm: bool = Fal
         try:
             answer = ask(row["question"], settings)
         except RagError as e:
-            results.append(QuestionResult(row.get("id", ""), row["question"], row["answerable"], "", True, False, None,
-                                          0, 0, 0, 0, 0, {}, [f"error: {e.message}"]))
+            results.append(
+                QuestionResult(
+                    row.get("id", ""),
+                    row["question"],
+                    row["answerable"],
+                    "",
+                    True,
+                    False,
+                    None,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    {},
+                    [f"error: {e.message}"],
+                )
+            )
             continue
         results.append(score_question(row, answer))
         if judge_llm and row["answerable"] and settings.backend != "extractive":
@@ -58,7 +83,12 @@ def run_suite(suite: Suite, settings: Settings, log=print, judge_llm: bool = Fal
         metrics["llm_judge_correct"] = share(sum(graded), len(graded))
     failed = misses(metrics, suite.thresholds)
     log(f"{suite.name}: {len(results)} questions in {time.time() - started:.1f} s")
-    return {"suite": suite.name, "description": suite.description, "metrics": metrics, "thresholds": suite.thresholds,
-            "missed": failed, "passed": not failed, "questions": [r.__dict__ for r in results]}
-
-
+    return {
+        "suite": suite.name,
+        "description": suite.description,
+        "metrics": metrics,
+        "thresholds": suite.thresholds,
+        "missed": failed,
+        "passed": not failed,
+        "questions": [r.__dict__ for r in results],
+    }

@@ -22,8 +22,14 @@ def korquad_questions(path: Path = KORQUAD_FILE, articles: int | None = None):
             name = f"kq{a:03d}_{p:02d}.txt"
             files.append((name, article["title"], para["context"]))
             for qa in para["qas"]:
-                questions.append({"question": qa["question"], "answer": qa["answers"][0]["text"],
-                                  "gold": name, "article": a})
+                questions.append(
+                    {
+                        "question": qa["question"],
+                        "answer": qa["answers"][0]["text"],
+                        "gold": name,
+                        "article": a,
+                    }
+                )
     return files, questions, len(data)
 
 

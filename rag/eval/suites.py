@@ -32,27 +32,51 @@ def load_suite(name_or_path: str, full: bool = False) -> Suite:
         path = SUITES_DIR / f"{name_or_path}.toml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))
-        raise BadInput(f"no evaluation suite {name_or_path!r}", f"use one of: {known}, or a path to a suite .toml")
+        raise BadInput(
+            f"no evaluation suite {name_or_path!r}",
+            f"use one of: {known}, or a path to a suite .toml",
+        )
     spec = tomllib.loads(path.read_text(encoding="utf-8"))
     thresholds = spec.get("thresholds", {})
     if "korquad" in spec:
         return _korquad_suite(spec, path.parent, thresholds, full)
-    rows = [json.loads(line) for line in (path.parent / spec["questions"]).read_text(encoding="utf-8").splitlines() if line.strip()]
-    return Suite(spec.get("name", path.stem), rows, (path.parent / spec["corpus"]).resolve(), thresholds,
-                 spec.get("description", ""))
+    rows = [
+        json.loads(line)
+        for line in (path.parent / spec["questions"]).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return Suite(
+        spec.get("name", path.stem),
+        rows,
+        (path.parent / spec["corpus"]).resolve(),
+        thresholds,
+        spec.get("description", ""),
+    )
 
 
 def _korquad_suite(spec: dict, base: Path, thresholds: dict, full: bool) -> Suite:
     source = (base / spec["korquad"]).resolve()
     if not source.is_file():
-        raise BadInput(f"KorQuAD file not found at {source}", "reinstall rag-news: the KorQuAD dev set ships in rag/data/korquad/")
+        raise BadInput(
+            f"KorQuAD file not found at {source}",
+            "reinstall rag-news: the KorQuAD dev set ships in rag/data/korquad/",
+        )
     files, questions, _ = korquad_questions(source, None if full else spec.get("articles", 4))
     if not full and spec.get("questions_sample"):
-        questions = random.Random(spec.get("seed", 0)).sample(questions, min(spec["questions_sample"], len(questions)))
+        questions = random.Random(spec.get("seed", 0)).sample(
+            questions, min(spec["questions_sample"], len(questions))
+        )
     corpus = Path(tempfile.mkdtemp(prefix="rag-eval-korquad-")) / "corpus"
     write_corpus(files, corpus)
-    rows = [{"id": f"kq{i:04d}", "question": q["question"], "answerable": True, "expected": [q["answer"]],
-             "sources": [q["gold"]], "passage": ""} for i, q in enumerate(questions)]
+    rows = [
+        {
+            "id": f"kq{i:04d}",
+            "question": q["question"],
+            "answerable": True,
+            "expected": [q["answer"]],
+            "sources": [q["gold"]],
+            "passage": "",
+        }
+        for i, q in enumerate(questions)
+    ]
     return Suite(spec.get("name", "korquad"), rows, corpus, thresholds, spec.get("description", ""))
-
-

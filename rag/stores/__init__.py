@@ -120,7 +120,9 @@ def matches(article: Article, filters) -> bool:
     published = article.published
     if filters.date_from and not (published and published >= filters.date_from):
         return False
-    return not filters.date_to or bool(published and published[: len(filters.date_to)] <= filters.date_to)
+    return not filters.date_to or bool(
+        published and published[: len(filters.date_to)] <= filters.date_to
+    )
 
 
 def check_compatible(manifest: Manifest, expected: Manifest, where) -> None:
@@ -129,7 +131,9 @@ def check_compatible(manifest: Manifest, expected: Manifest, where) -> None:
     if manifest.format_version > FORMAT_VERSION:
         raise newer_format(manifest.format_version, where)
     if manifest.format_version not in (1, expected.format_version):
-        raise IndexIncompatible(f"index at {where} has old format {manifest.format_version}", rebuild)
+        raise IndexIncompatible(
+            f"index at {where} has old format {manifest.format_version}", rebuild
+        )
     if manifest.embedding_model != expected.embedding_model:
         raise IndexIncompatible(
             f"index at {where} was built with embedding model {manifest.embedding_model!r}, "

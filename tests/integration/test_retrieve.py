@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 
 from rag.errors import BadInput
-from rag.keywords import keyword_tokens
 from rag.indexing import open_index
-from rag.retrieve import search
-from rag.retrieve import Filters, fuse
+from rag.keywords import keyword_tokens
+from rag.retrieve import Filters, fuse, search
 
 
 def test_korean_inflections_match_the_same_morphemes():
-    assert "전작권" in keyword_tokens(["전작권은 언제?"])[0] and "전작권" in keyword_tokens(["전작권을 전환"])[0]
+    assert (
+        "전작권" in keyword_tokens(["전작권은 언제?"])[0]
+        and "전작권" in keyword_tokens(["전작권을 전환"])[0]
+    )
     assert set(keyword_tokens(["체결했다"])[0]) & set(keyword_tokens(["체결됐어?"])[0])
 
 
@@ -20,14 +22,22 @@ def test_chunks_are_analysed_sentence_by_sentence_once_each(monkeypatch):
     overlap) is analysed once; on these chunks that is the same bag as whole-chunk analysis."""
     import rag.keywords as keyword
 
-    chunks = ["한미 양국은 합의했다. 이어서 국방장관 회의를 열었다.",
-              "이어서 국방장관 회의를 열었다. SCM에서 COTP 이행을 논의했다."]
+    chunks = [
+        "한미 양국은 합의했다. 이어서 국방장관 회의를 열었다.",
+        "이어서 국방장관 회의를 열었다. SCM에서 COTP 이행을 논의했다.",
+    ]
     whole = keyword.keyword_tokens(chunks)
     analysed = []
     real = keyword.keyword_tokens
-    monkeypatch.setattr(keyword, "keyword_tokens", lambda texts: analysed.extend(texts) or real(texts))
+    monkeypatch.setattr(
+        keyword, "keyword_tokens", lambda texts: analysed.extend(texts) or real(texts)
+    )
     got = keyword.chunk_keyword_tokens(chunks)
-    assert analysed == ["한미 양국은 합의했다.", "이어서 국방장관 회의를 열었다.", "SCM에서 COTP 이행을 논의했다."]
+    assert analysed == [
+        "한미 양국은 합의했다.",
+        "이어서 국방장관 회의를 열었다.",
+        "SCM에서 COTP 이행을 논의했다.",
+    ]
     assert [sorted(t) for t in got] == [sorted(t) for t in whole] and "cotp" in got[1]
 
 
@@ -48,7 +58,9 @@ def test_filters_by_date_outlet_and_source(seed_settings):
     assert recent and all(h.published >= "2025-01-01" for h in recent)
     old = search("반도체 협력", seed_settings, k=5, filters=Filters(date_to="2022-12-31"))
     assert old and all(h.outlet == "연합뉴스" for h in old)
-    only = search("협력", seed_settings, k=5, filters=Filters(sources=("001_0fa01c33c17e67eb.txt",)))
+    only = search(
+        "협력", seed_settings, k=5, filters=Filters(sources=("001_0fa01c33c17e67eb.txt",))
+    )
     assert {h.source for h in only} == {"001_0fa01c33c17e67eb.txt"}
     assert search("협력", seed_settings, filters=Filters(outlets=("없는 언론사",))) == []
 
@@ -71,7 +83,9 @@ def test_top_k_has_no_near_duplicates(seed_settings):
     assert len({h.text for h in hits}) == len(hits)
 
 
-@pytest.mark.parametrize("query, message", [("", "empty"), ("!!! ???", "no words"), ("한" * 5000, "limit")])
+@pytest.mark.parametrize(
+    "query, message", [("", "empty"), ("!!! ???", "no words"), ("한" * 5000, "limit")]
+)
 def test_bad_queries(seed_settings, query, message):
     with pytest.raises(BadInput, match=message):
         search(query, seed_settings)
@@ -93,13 +107,19 @@ def test_a_large_index_switches_to_ivf_and_finds_the_same_passages(seed_settings
     gives an archive: written, loaded and searched (with a filter too) like the exact one."""
     from dataclasses import replace
 
-    from conftest import SEEDS
+    from helpers import SEEDS
+
     from rag.indexing import ingest
 
     approx = replace(seed_settings, index_dir=tmp_path / "ivf", ivf_from=1)
     ingest([SEEDS], approx, quiet=True)
-    assert open_index(approx).data.vectors.kind == "ivf" and open_index(seed_settings).data.vectors.kind == "exact"
+    assert (
+        open_index(approx).data.vectors.kind == "ivf"
+        and open_index(seed_settings).data.vectors.kind == "exact"
+    )
     for query in ("전작권 전환 검증은 언제까지?", "반도체 공급망 협력", "한미일 연합훈련"):
-        assert [h.text for h in search(query, approx)] == [h.text for h in search(query, seed_settings)]
+        assert [h.text for h in search(query, approx)] == [
+            h.text for h in search(query, seed_settings)
+        ]
     recent = search("반도체 협력", approx, filters=Filters(date_from="2025-01-01"))
     assert recent and all(h.published >= "2025-01-01" for h in recent)
