@@ -326,7 +326,7 @@ def cmd_eval(args) -> int:
     from .eval.suites import load_suite
 
     settings = _settings(args)
-    names = args.suites or ["seeds", "korquad"]
+    names = args.suites or ["seeds_dev", "seeds_test", "korquad_dev", "korquad_test"]
     reports = []
     for name in names:
         suite = load_suite(name, full=args.full)
@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "suites",
         nargs="*",
-        help="suite names (rag/eval/suites/NAME.toml) or paths; default: seeds korquad",
+        help="suite names (rag/eval/suites/NAME.toml) or paths; default: seeds_dev seeds_test korquad_dev korquad_test",
     )
     p.add_argument(
         "--report",

@@ -10,8 +10,8 @@ echo "Lint and format (ruff, configured in pyproject.toml):"
 .venv/bin/ruff check rag tests scripts
 .venv/bin/ruff format --check rag tests scripts
 .venv/bin/python -m pytest -q "$@"
-echo "Evaluation suites (fail the build on a missed threshold):"
-.venv/bin/rag eval seeds korquad --meta --report reports/eval
+echo "Evaluation suites, dev and test (fail the build on a missed threshold):"
+.venv/bin/rag eval --meta --report reports/eval  # dev and test suites side by side; gates on both
 echo "Performance sample (figures only, no thresholds; full run: rag bench perf):"
 .venv/bin/rag bench perf --small --out reports/perf-small.json
 echo "Server stores sample (FAISS vs PostgreSQL vs Milvus on 2 KorQuAD articles; full run: rag bench stores):"

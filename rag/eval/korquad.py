@@ -1,36 +1,41 @@
 """KorQuAD 1.0 dev (``rag/data/korquad/``, unchanged): its paragraphs as article files, its
 questions with their gold paragraph, and the split every figure respects: fit and tune on
-articles 0–69 (file order), report on articles 70–139."""
+articles 0–69 (file order), report on articles 70–139.
+
+A *near-miss* corpus leaves some paragraphs out of the index while their article's other
+paragraphs stay in: the left-out paragraphs' questions are then unanswerable, though the index
+holds text on the very same topic. That is what abstention has to get right.
+"""
 
 from __future__ import annotations
 
 import json
+import random
+from dataclasses import dataclass
 from pathlib import Path
 
 KORQUAD_FILE = Path(__file__).resolve().parents[1] / "data" / "korquad" / "KorQuAD_v1.0_dev.json"
 DEV_ARTICLES = range(0, 70)
 TEST_ARTICLES = range(70, 140)
+SPLITS = {"dev": DEV_ARTICLES, "test": TEST_ARTICLES}
 
 
-def korquad_questions(path: Path = KORQUAD_FILE, articles: int | None = None):
+def korquad_questions(path: Path = KORQUAD_FILE, articles: int | None = None, first: int = 0):
     """(paragraph files, questions, number of articles): files as (name, title, text) of the
-    first ``articles`` articles (all when None); questions with their gold file and article."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"][:articles]
+    ``articles`` articles from ``first`` (all of them when None); questions with their gold
+    file, article number, answer and the answer's character offset in its paragraph."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    chosen = data[first : None if articles is None else first + articles]
     files, questions = [], []
-    for a, article in enumerate(data):
+    for a, article in enumerate(chosen, first):
         for p, para in enumerate(article["paragraphs"]):
             name = f"kq{a:03d}_{p:02d}.txt"
             files.append((name, article["title"], para["context"]))
             for qa in para["qas"]:
-                questions.append(
-                    {
-                        "question": qa["question"],
-                        "answer": qa["answers"][0]["text"],
-                        "gold": name,
-                        "article": a,
-                    }
-                )
-    return files, questions, len(data)
+                answer = qa["answers"][0]
+                questions.append({"id": qa["id"], "question": qa["question"], "answer": answer["text"],
+                                  "answer_start": answer["answer_start"], "gold": name, "article": a})
+    return files, questions, len(chosen)
 
 
 def write_corpus(files, folder: Path) -> None:
@@ -41,3 +46,30 @@ def write_corpus(files, folder: Path) -> None:
         (folder / name).write_text(text, encoding="utf-8")
         meta[name] = {"title": title, "published": "", "outlet": "KorQuAD 1.0"}
     (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+@dataclass
+class NearMiss:
+    """A KorQuAD selection with some paragraphs left out of its corpus."""
+
+    files: list  # the paragraphs indexed
+    left_out: set[str]  # file names of the paragraphs left out
+    questions: list[dict]  # each with "answerable": False when its paragraph was left out
+
+
+def near_miss(split: str, share: float = 0.1, seed: int = 0, articles: int | None = None,
+              path: Path = KORQUAD_FILE) -> NearMiss:
+    """The articles of ``split`` ('dev' or 'test'; only the first ``articles`` of it when given)
+    with ``share`` of their paragraphs left out, never an article's only paragraph, so that every
+    left-out paragraph's article still has text in the index."""
+    span = SPLITS[split]
+    files, questions, _ = korquad_questions(path, articles or len(span), span.start)
+    rng = random.Random(seed)
+    by_article: dict[str, list[str]] = {}
+    for name, _, _ in files:
+        by_article.setdefault(name[:5], []).append(name)
+    candidates = [n for names in by_article.values() if len(names) > 1 for n in names]
+    left_out = set(rng.sample(candidates, round(share * len(files))))
+    for q in questions:
+        q["answerable"] = q["gold"] not in left_out
+    return NearMiss([f for f in files if f[0] not in left_out], left_out, questions)

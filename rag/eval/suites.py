@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput
-from .korquad import korquad_questions, write_corpus
+from .korquad import near_miss, write_corpus
 
 SUITES_DIR = Path(__file__).with_name("suites")
 
@@ -55,28 +55,28 @@ def load_suite(name_or_path: str, full: bool = False) -> Suite:
 
 
 def _korquad_suite(spec: dict, base: Path, thresholds: dict, full: bool) -> Suite:
+    """A KorQuAD 1.0 dev sample: ``split`` 'dev' or 'test', its first ``articles`` (all with
+    ``full``), ``leave_out`` of their paragraphs left out of the corpus (those questions are
+    unanswerable), ``questions_sample`` questions drawn with ``seed``."""
     source = (base / spec["korquad"]).resolve()
     if not source.is_file():
         raise BadInput(
             f"KorQuAD file not found at {source}",
             "reinstall rag-news: the KorQuAD dev set ships in rag/data/korquad/",
         )
-    files, questions, _ = korquad_questions(source, None if full else spec.get("articles", 4))
+    articles = None if full else spec.get("articles", 4)
+    selection = near_miss(spec.get("split", "test"), spec.get("leave_out", 0.0), spec.get("seed", 0),
+                          articles, source)
+    questions = selection.questions
     if not full and spec.get("questions_sample"):
-        questions = random.Random(spec.get("seed", 0)).sample(
-            questions, min(spec["questions_sample"], len(questions))
-        )
+        count = min(spec["questions_sample"], len(questions))
+        questions = random.Random(spec.get("seed", 0)).sample(questions, count)
     corpus = Path(tempfile.mkdtemp(prefix="rag-eval-korquad-")) / "corpus"
-    write_corpus(files, corpus)
+    write_corpus(selection.files, corpus)
     rows = [
-        {
-            "id": f"kq{i:04d}",
-            "question": q["question"],
-            "answerable": True,
-            "expected": [q["answer"]],
-            "sources": [q["gold"]],
-            "passage": "",
-        }
+        {"id": f"kq{i:04d}", "question": q["question"], "answerable": q["answerable"],
+         "expected": [q["answer"]] if q["answerable"] else [],
+         "sources": [q["gold"]] if q["answerable"] else [], "passage": ""}
         for i, q in enumerate(questions)
     ]
     return Suite(spec.get("name", "korquad"), rows, corpus, thresholds, spec.get("description", ""))

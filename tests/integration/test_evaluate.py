@@ -112,7 +112,7 @@ def test_fact_matching_normalises_spacing_numbers_and_particles(expected, text, 
 
 
 def test_meta_evaluation_catches_corrupted_answers():
-    m = meta_evaluate(load_suite("seeds"))
+    m = meta_evaluate(load_suite("seeds_dev"))
     print(f"\nmeta-evaluation: {m}")
     assert m["corruptions"] >= 200 and m["clean_answers"] >= 50
     assert m["caught"] >= 0.95 and m["clean_flagged"] <= 0.05

@@ -91,7 +91,7 @@ def test_ask_with_an_llm_finds_its_prompts(installed, tmp_path):
 
 
 def test_eval_finds_its_suites_and_data(installed, tmp_path):
-    out = _run(installed, "eval", "seeds", "--report", str(tmp_path / "report"), cwd=tmp_path)
+    out = _run(installed, "eval", "seeds_dev", "--report", str(tmp_path / "report"), cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert (tmp_path / "report" / "report.json").is_file()
     missing = _run(installed, "eval", "no-such-suite", cwd=tmp_path)

@@ -289,7 +289,7 @@ def test_an_interrupted_milvus_write_is_repaired_by_the_next_ingest(
 
 def test_eval_command_passes_on_the_store_for(server, tmp_path):
     out = run_cli(
-        "eval", "seeds", *_flags(server)[:4], "--report", str(tmp_path / "r"), timeout=900
+        "eval", "seeds_dev", *_flags(server)[:4], "--report", str(tmp_path / "r"), timeout=900
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     [report] = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
