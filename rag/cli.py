@@ -130,6 +130,11 @@ def cmd_bench(args) -> int:
         stores = {name: urls.get(name, "") for name in args.stores.split(",")}
         result = run_stores(settings, korquad, args.articles, args.questions, stores)
         print(format_stores(result))
+    elif args.what == "answers":
+        from .bench import answers
+
+        result = answers.run(settings, args.articles)
+        print(answers.format_table(result))
     elif args.what == "web":
         from .bench import webload
 
@@ -178,6 +183,8 @@ def answer_json(answer) -> dict:
         "passages": [asdict(p) for p in answer.passages],
         "notes": answer.notes,
         "evidence_score": answer.evidence_score,
+        "short_answer": answer.short_answer,
+        "explanation": answer.explanation,
         "timings": answer.timings,
     }
 
@@ -195,7 +202,11 @@ def print_answer(answer) -> None:
         )
         print(f"    “{c.text}”")
     if answer.abstained and answer.passages:
-        print("\nRelated reading:")
+        print(
+            "\nRelated reading (not the answer):"
+            if answer.language == "en"
+            else "\n관련 기사 (답은 아닙니다):"
+        )
         for p in answer.passages[:3]:
             print(f"  - {p.title} · {p.published or 'date unknown'}: {p.text[:80]}…")
 
@@ -384,6 +395,19 @@ def cmd_index(args) -> int:
     return 0
 
 
+def cmd_fit(args) -> int:
+    """``rag fit``: fit the reader on development data (KorQuAD articles 0-69, the seed dev
+    questions) and write its parameters."""
+    from .answering.fit import fit
+    from .answering.reader import MODEL_FILE
+
+    settings = _settings(args)
+    t = time.time()
+    fit(settings, Path(args.out) if args.out else MODEL_FILE)
+    print(f"Fitted in {time.time() - t:.0f} s.")
+    return 0
+
+
 def cmd_settings(args) -> int:
     settings = _settings(args)
     for name, value, help in settings.describe():
@@ -492,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = common(
         sub.add_parser("bench", help="benchmarks: retrieval quality or stage-by-stage performance")
     )
-    p.add_argument("what", choices=["retrieval", "perf", "web", "stores"])
+    p.add_argument("what", choices=["retrieval", "answers", "perf", "web", "stores"])
     p.add_argument("--small", action="store_true", help="perf: the small CI sample")
     p.add_argument(
         "--large",
@@ -537,6 +561,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--to-collection", help="index name in the target server store (default: the same)"
     )
     p.set_defaults(func=cmd_index)
+
+    p = common(
+        sub.add_parser("fit", help="fit the answer reader on development data (writes model.json)")
+    )
+    p.add_argument(
+        "--out",
+        help="where to write the parameters (default: the shipped rag/answering/model.json)",
+    )
+    p.set_defaults(func=cmd_fit)
 
     p = common(sub.add_parser("settings", help="list every setting, its value and meaning"))
     p.set_defaults(func=cmd_settings)

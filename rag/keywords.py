@@ -50,6 +50,21 @@ def analyze(texts: list[str]) -> list[list[tuple[str, str]]]:
     return [[(t.form, t.tag) for t in tokens] for tokens in kiwi().tokenize(texts)]
 
 
+_TOKENS: dict[str, list] = {}  # recent analyses: the same sentences are read again and again
+_TOKENS_KEPT = 50_000
+
+
+def analyze_tokens(texts: list[str]) -> list[list]:
+    """Kiwi's tokens of each text (form, tag, and offsets ``start``/``len`` in the text); texts
+    analysed recently are not analysed again."""
+    missing = list(dict.fromkeys(t for t in texts if t not in _TOKENS))
+    if missing:
+        if len(_TOKENS) + len(missing) > _TOKENS_KEPT:
+            _TOKENS.clear()
+        _TOKENS.update(zip(missing, (list(tokens) for tokens in kiwi().tokenize(missing))))
+    return [_TOKENS[t] for t in texts]
+
+
 def keyword_tokens(texts: list[str]) -> list[list[str]]:
     """Content morphemes of each text (Kiwi analyses the batch in one call)."""
     if not texts:

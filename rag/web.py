@@ -51,6 +51,10 @@ def _filters() -> Filters:
 def render_answer(answer) -> tuple[str, list]:
     """Markdown for the answer (markers as links) and the side-panel elements they open."""
     body = as_text(answer.answer)
+    if answer.short_answer:  # the one piece of markup an answer carries: its short answer in bold
+        body = body.replace(
+            as_text(f"**{answer.short_answer}**"), f"**{as_text(answer.short_answer)}**"
+        )
     elements = []
     for c in answer.citations:
         marker = f"[{c.n}]"
@@ -72,9 +76,9 @@ def render_answer(answer) -> tuple[str, list]:
             for p in answer.passages[:3]
         )
         body += (
-            "\n\n**관련 기사 (related reading)**\n"
+            "\n\n**관련 기사** (답은 아닙니다)\n"
             if answer.language == "ko"
-            else "\n\n**Related reading**\n"
+            else "\n\n**Related reading** (not the answer)\n"
         ) + related
     for note in answer.notes:
         body += f"\n\n_{as_text(note)}_"

@@ -52,8 +52,10 @@ class Answer:
     language: str
     evidence_score: float = 0.0
     notes: list[str] = field(default_factory=list)
-    date_note: str = ""  # how old the evidence is, appended to ``answer`` by the pipeline
+    date_note: str = ""  # how old the evidence is, appended to ``answer`` by ``ask``
     timings: dict = field(default_factory=dict)
+    short_answer: str = ""  # the span that answers (a date, a number, a name), shown in bold first
+    explanation: str = ""  # for an abstention: what the articles cover instead
 
 
 def language_of(text: str) -> str:

@@ -24,6 +24,8 @@ from ..stores import Store, text_key
 from . import cite
 from .answer import ABSTAIN, Answer, Citation, date_basis, language_of
 from .compose import compose
+from .question import analyse
+from .reader import constraint_failure
 
 
 class IndexedSentences:
@@ -108,15 +110,20 @@ def ask(
 
         try:
             text = generate(question, passages, lang, settings, on_token)
-            answer, notes = _checked_llm_answer(text, passages, lang, settings, extractive)
+            answer, notes = _checked_llm_answer(
+                text, standalone, passages, lang, settings, extractive
+            )
         except RagError as e:
             notes = [f"{e.message}; {e.hint}" if e.hint else e.message]
     timings["answer_ms"] = round((time.perf_counter() - t) * 1000, 1)
     if not answer.abstained:
         note = date_basis(answer.citations, lang)
         answer = replace(answer, answer=f"{answer.answer} {note}", date_note=note)
-    elif answer.answer != ABSTAIN[lang]:
-        answer = replace(answer, answer=ABSTAIN[lang])
+    elif not answer.answer.startswith(
+        ABSTAIN[lang]
+    ):  # an LLM's, or a follow-up in another language
+        explanation = answer.explanation if answer.language == lang else ""
+        answer = replace(answer, answer=f"{ABSTAIN[lang]} {explanation}".strip())
     return replace(
         answer,
         question=question,
@@ -128,15 +135,18 @@ def ask(
     )
 
 
-def _checked_llm_answer(text, passages, lang, settings, extractive):
-    """Keep the LLM's supported sentences (flag or drop the rest); none left → extractive answer."""
+def _checked_llm_answer(text, question, passages, lang, settings, extractive):
+    """Keep the LLM's supported sentences (flag or drop the rest); none left → extractive answer.
+    Supported means what the checker says, and that a cited passage meets the question's
+    constraints (an answer about the 57th meeting does not answer a question about the 58th)."""
     if not text:
         return extractive, ["the LLM returned no text; showing the extractive answer"]
     if text.strip() == ABSTAIN[lang]:
         return replace(extractive, answer=ABSTAIN[lang], abstained=True, citations=[]), [
             "the LLM abstained"
         ]
-    checks = cite.check(text, [p.text for p in passages])
+    q = analyse(question)
+    checks = [_meets(q, c, passages) for c in cite.check(text, [p.text for p in passages])]
     kept, notes = [], []
     for c in checks:
         if c.supported:
@@ -159,3 +169,15 @@ def _checked_llm_answer(text, passages, lang, settings, extractive):
     return replace(
         extractive, answer=" ".join(kept), abstained=False, citations=citations, passages=passages
     ), notes
+
+
+def _meets(q, check: cite.SentenceCheck, passages) -> cite.SentenceCheck:
+    """A supported claim whose every cited passage breaks a constraint of the question is not."""
+    if not check.supported:
+        return check
+    failures = [constraint_failure(q, check.text, passages[n - 1]) for n in check.cited]
+    if all(failures):
+        what, _, value = failures[0].partition(":")
+        reason = f"about another {'number' if what == 'number' else 'subject'} than the question asks ({value})"
+        return replace(check, supported=False, reason=reason)
+    return check

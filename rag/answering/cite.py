@@ -96,7 +96,10 @@ def check_sentence(
     if not valid:
         return SentenceCheck(sentence, cited, False, "cites a passage that does not exist")
     evidence = "\n".join(_evidence(passages[n - 1]) for n in valid)
-    reason = _unsupported(strip_markers(sentence), evidence, min_coverage)
+    claim = strip_markers(sentence).replace(
+        "**", ""
+    )  # bold marks the short answer: formatting only
+    reason = _unsupported(claim, evidence, min_coverage)
     return SentenceCheck(sentence, valid, reason is None, reason or "")
 
 

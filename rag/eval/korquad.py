@@ -33,8 +33,16 @@ def korquad_questions(path: Path = KORQUAD_FILE, articles: int | None = None, fi
             files.append((name, article["title"], para["context"]))
             for qa in para["qas"]:
                 answer = qa["answers"][0]
-                questions.append({"id": qa["id"], "question": qa["question"], "answer": answer["text"],
-                                  "answer_start": answer["answer_start"], "gold": name, "article": a})
+                questions.append(
+                    {
+                        "id": qa["id"],
+                        "question": qa["question"],
+                        "answer": answer["text"],
+                        "answer_start": answer["answer_start"],
+                        "gold": name,
+                        "article": a,
+                    }
+                )
     return files, questions, len(chosen)
 
 
@@ -57,8 +65,13 @@ class NearMiss:
     questions: list[dict]  # each with "answerable": False when its paragraph was left out
 
 
-def near_miss(split: str, share: float = 0.1, seed: int = 0, articles: int | None = None,
-              path: Path = KORQUAD_FILE) -> NearMiss:
+def near_miss(
+    split: str,
+    share: float = 0.1,
+    seed: int = 0,
+    articles: int | None = None,
+    path: Path = KORQUAD_FILE,
+) -> NearMiss:
     """The articles of ``split`` ('dev' or 'test'; only the first ``articles`` of it when given)
     with ``share`` of their paragraphs left out, never an article's only paragraph, so that every
     left-out paragraph's article still has text in the index."""

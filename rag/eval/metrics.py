@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import string
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..answering import cite
@@ -206,3 +208,27 @@ def misses(metrics: dict, thresholds: dict) -> list[str]:
                 f"{limit})"
             )
     return out
+
+
+def korquad_normalise(text: str) -> str:
+    """KorQuAD 1.0's official answer normalisation: quotes, angle and round brackets to spaces,
+    lower case, ASCII punctuation removed, runs of whitespace made one space."""
+    text = re.sub(r"['\"《》<>〈〉()‘’]", " ", text).lower()
+    text = "".join(ch for ch in text if ch not in string.punctuation)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, truth: str) -> bool:
+    """KorQuAD 1.0's exact match."""
+    return korquad_normalise(prediction) == korquad_normalise(truth)
+
+
+def f1(prediction: str, truth: str) -> float:
+    """KorQuAD 1.0's F1: over the characters of the normalised answers (spaces left out)."""
+    predicted = list(korquad_normalise(prediction).replace(" ", ""))
+    gold = list(korquad_normalise(truth).replace(" ", ""))
+    same = sum((Counter(predicted) & Counter(gold)).values())
+    if not same:
+        return 0.0
+    precision, recall = same / len(predicted), same / len(gold)
+    return 2 * precision * recall / (precision + recall)

@@ -65,8 +65,9 @@ def _korquad_suite(spec: dict, base: Path, thresholds: dict, full: bool) -> Suit
             "reinstall rag-news: the KorQuAD dev set ships in rag/data/korquad/",
         )
     articles = None if full else spec.get("articles", 4)
-    selection = near_miss(spec.get("split", "test"), spec.get("leave_out", 0.0), spec.get("seed", 0),
-                          articles, source)
+    selection = near_miss(
+        spec.get("split", "test"), spec.get("leave_out", 0.0), spec.get("seed", 0), articles, source
+    )
     questions = selection.questions
     if not full and spec.get("questions_sample"):
         count = min(spec["questions_sample"], len(questions))
@@ -74,9 +75,14 @@ def _korquad_suite(spec: dict, base: Path, thresholds: dict, full: bool) -> Suit
     corpus = Path(tempfile.mkdtemp(prefix="rag-eval-korquad-")) / "corpus"
     write_corpus(selection.files, corpus)
     rows = [
-        {"id": f"kq{i:04d}", "question": q["question"], "answerable": q["answerable"],
-         "expected": [q["answer"]] if q["answerable"] else [],
-         "sources": [q["gold"]] if q["answerable"] else [], "passage": ""}
+        {
+            "id": f"kq{i:04d}",
+            "question": q["question"],
+            "answerable": q["answerable"],
+            "expected": [q["answer"]] if q["answerable"] else [],
+            "sources": [q["gold"]] if q["answerable"] else [],
+            "passage": "",
+        }
         for i, q in enumerate(questions)
     ]
     return Suite(spec.get("name", "korquad"), rows, corpus, thresholds, spec.get("description", ""))

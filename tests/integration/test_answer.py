@@ -161,7 +161,9 @@ def test_answer_sentences_come_from_the_index_not_the_model(seed_settings):
     Not bit for bit: in bf16 a text's vector moves by ~1e-4 with the batch it was embedded in
     (the ingest's batches are not the composer's), so evidence scores agree to 0.005, not 1e-6."""
     from rag.answering.ask import IndexedSentences
-    from rag.answering.compose import compose, score_sentences
+    from rag.answering.compose import compose
+    from rag.answering.question import analyse
+    from rag.answering.reader import candidates
     from rag.embeddings import get_embedder
     from rag.indexing import open_index
     from rag.retrieve import search
@@ -189,7 +191,7 @@ def test_answer_sentences_come_from_the_index_not_the_model(seed_settings):
         assert model.passages > 0
         assert looked_up.answer == embedded.answer
         assert abs(looked_up.evidence_score - embedded.evidence_score) < 0.005
-        texts = [span.text for _, _, span in score_sentences(question, passages, model)]
+        texts = [c.span.text for c in candidates(analyse(question), passages, model)]
         model.passages = 0
         stored = IndexedSentences(model, index).embed_passages(texts)
         assert model.passages == 0  # every candidate sentence was in the table

@@ -1,0 +1,360 @@
+"""What a question asks for, read off its Kiwi morphemes: the kind of answer it expects and the
+constraints an answer must meet.
+
+    >>> q = analyse("제58차 SCM은 어느 도시에서 열리나?")
+    >>> q.wants, q.numbers, q.entities
+    ('place', (('58', '차'),), ('scm',))
+
+``wants`` is one of ``date``, ``number``, ``person``, ``place``, ``organization``, ``acronym``,
+``name`` (some named thing), ``reason``, ``description``, ``yesno``. ``unit`` is the counter a
+number must carry ("곳", "%", "조 원"); ``attribute`` the property asked for when the question
+names one (나이, 예산, 장소 …). ``entities`` are the question's proper names and Latin words,
+``numbers`` its numbers with their units (ordinals included: "제58차" is ('58', '차')), ``terms``
+its content morphemes without the question words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..keywords import KEEP_TAGS, analyze_tokens
+from .answer import language_of
+
+SPAN_KINDS = ("date", "number", "person", "place", "organization", "acronym", "name")
+
+# Korean question words (Kiwi forms) and what they ask for; 몇/얼마 take the unit that follows.
+WH_KO = {
+    "언제": "date",
+    "누구": "person",
+    "누가": "person",
+    "어디": "place",
+    "왜": "reason",
+    "어떻게": "description",
+    "어떠": "description",
+    "무엇": "name",
+    "뭐": "name",
+    "무슨": "name",
+    "어떤": "name",
+    "어느": "name",
+    "몇": "number",
+    "얼마": "number",
+    "얼마나": "number",
+}
+# The noun an "어느/어떤/무슨 X" or "X는 무엇" question is about, and what that asks for.
+HEAD_KINDS = {
+    "date": ("날", "날짜", "때", "시기", "일시", "연도", "해", "년도", "기간", "시점", "요일"),
+    "place": ("곳", "장소", "도시", "나라", "국가", "지역", "위치", "호텔", "지방", "도", "시"),
+    "person": (
+        "사람",
+        "인물",
+        "장관",
+        "대통령",
+        "회장",
+        "사장",
+        "대표",
+        "의원",
+        "선수",
+        "작가",
+        "감독",
+        "인사",
+        "총리",
+        "대사",
+        "부회장",
+        "본부장",
+        "위원장",
+        "학자",
+        "왕",
+    ),
+    "organization": (
+        "기업",
+        "회사",
+        "기관",
+        "단체",
+        "조직",
+        "정당",
+        "부처",
+        "팀",
+        "대학",
+        "학교",
+        "업체",
+        "재단",
+        "그룹",
+        "방송사",
+        "신문",
+    ),
+    "acronym": ("약칭", "약자", "약어", "영문", "줄임말", "이니셜"),
+    "name": ("이름", "명칭", "제목", "별명", "애칭", "호칭", "명의"),
+    "number": (
+        "나이",
+        "연령",
+        "예산",
+        "금액",
+        "규모",
+        "비용",
+        "가격",
+        "인구",
+        "수",
+        "숫자",
+        "비율",
+        "인원",
+        "병력",
+        "액수",
+        "점수",
+        "높이",
+        "길이",
+        "무게",
+        "면적",
+        "거리",
+        "횟수",
+        "순위",
+    ),
+}
+UNIT_OF_HEAD = {"나이": "살", "연령": "살"}  # an age is a number of years old
+# English question words, in order of precedence.
+WH_EN = [
+    (re.compile(r"\b(?:abbreviat\w*|acronym|stand for|short for)\b", re.I), "acronym"),
+    (
+        re.compile(
+            r"\bhow (?:many|much|old|long|far|large|big|often)\b|\bwhat (?:share|percent\w*|"
+            r"proportion|number|amount|age)\b|\bhow high\b",
+            re.I,
+        ),
+        "number",
+    ),
+    (
+        re.compile(
+            r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bby when\b|\bwhich (?:year|date|day)\b",
+            re.I,
+        ),
+        "date",
+    ),
+    (re.compile(r"\bwho(?:m|se)?\b", re.I), "person"),
+    (
+        re.compile(
+            r"\bwhere\b|\bwhich (?:city|country|place|hotel|region)\b|\bin which (?:city|hotel|country)\b",
+            re.I,
+        ),
+        "place",
+    ),
+    (
+        re.compile(
+            r"\bwhich (?:compan\w+|firm\w*|organi[sz]ation\w*|agenc\w+|institut\w+)\b", re.I
+        ),
+        "organization",
+    ),
+    (re.compile(r"\bwhy\b", re.I), "reason"),
+    (re.compile(r"\bhow\b", re.I), "description"),
+    (re.compile(r"^(?:is|are|was|were|does|do|did|has|have|can|will)\b", re.I), "yesno"),
+    (re.compile(r"\bwhat\b|\bwhich\b", re.I), "name"),
+]
+EN_UNITS = [
+    (re.compile(r"\b(?:percent\w*|share|proportion)\b", re.I), "%"),
+    (re.compile(r"\bhow old\b|\bage\b", re.I), "살"),
+]
+QUESTION_WORDS = set(WH_KO) | {"어떻", "얼마나", "어느", "무엇", "누구"}
+EN_STOP = {
+    "what",
+    "when",
+    "where",
+    "who",
+    "whom",
+    "whose",
+    "which",
+    "how",
+    "why",
+    "does",
+    "did",
+    "the",
+    "is",
+    "are",
+    "was",
+    "were",
+    "of",
+    "in",
+    "to",
+    "a",
+    "an",
+    "and",
+    "for",
+    "on",
+    "at",
+    "by",
+    "with",
+    "it",
+    "its",
+    "do",
+    "has",
+    "have",
+    "be",
+    "been",
+    "many",
+    "much",
+    "will",
+    "that",
+    "this",
+    "from",
+    "according",
+    "as",
+    "or",
+    "into",
+    "than",
+    "their",
+    "they",
+    "there",
+    "these",
+    "those",
+    "so",
+}
+_NUMBER_UNIT = re.compile(
+    r"(\d[\d,.]*)\s?(%|퍼센트|차|회|번째|주년|년|월|일|곳|개|명|척|위|배|세|살|조|억|만)?"
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """What a question asks for and what an answer to it must respect."""
+
+    text: str
+    language: str
+    wants: str
+    unit: str
+    attribute: str
+    entities: tuple[str, ...]
+    numbers: tuple[tuple[str, str], ...]
+    terms: tuple[str, ...]
+
+    @property
+    def asks_span(self) -> bool:
+        """Whether the answer is a short span (a date, a number, a name…), not an explanation."""
+        return self.wants in SPAN_KINDS
+
+
+def normal_unit(unit: str) -> str:
+    """One spelling per unit: 퍼센트/프로 → %, 개/곳/개사 → 개, 세 → 살."""
+    return {"퍼센트": "%", "프로": "%", "곳": "개", "개사": "개", "세": "살", "번": "번째"}.get(
+        unit, unit
+    )
+
+
+def analyse(text: str) -> Question:
+    """The question's kind of answer and constraints (see the module docstring)."""
+    language = language_of(text)
+    tokens = analyze_tokens([text])[0]
+    if language == "en":
+        wants, unit, attribute = _english_wants(text)
+    else:
+        wants, unit, attribute = _korean_wants(tokens)
+    entities = _entities(text, tokens)
+    numbers = tuple(
+        (n.replace(",", ""), normal_unit(u or "")) for n, u in _NUMBER_UNIT.findall(text)
+    )
+    terms = tuple(dict.fromkeys(t for t in _terms(text, tokens) if t not in QUESTION_WORDS))
+    return Question(text, language, wants, unit, attribute, entities, numbers, terms)
+
+
+def _korean_wants(tokens) -> tuple[str, str, str]:
+    """(kind, unit, attribute) from the first question word and the nouns around it."""
+    at = next(
+        (
+            i
+            for i, t in enumerate(tokens)
+            if t.form in WH_KO and t.tag in ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR")
+        ),
+        None,
+    )
+    attribute = _asked_attribute(tokens, at)
+    if at is None:  # "…의 약칭은?" asks for the thing named; "…했나?" asks yes or no
+        verb_final = len(tokens) > 1 and tokens[-1].tag == "SF" and tokens[-2].tag.startswith("E")
+        return ("yesno" if verb_final else _head_kind(attribute) or "name"), "", attribute
+    word = tokens[at].form
+    wants = WH_KO[word]
+    unit = ""
+    if word == "몇" and at + 1 < len(tokens):
+        unit = _unit_after(tokens, at + 1)
+        wants = (
+            "date" if unit in ("년", "월", "일", "시") and not _is_count(tokens, at) else "number"
+        )
+    elif (
+        word in ("얼마", "얼마나")
+        and at + 1 < len(tokens)
+        and tokens[at + 1].form in ("자주", "동안", "오래")
+    ):
+        wants = "description" if tokens[at + 1].form == "자주" else "number"
+    if word in ("어느", "어떤", "무슨", "무엇", "뭐", "어디") and attribute:
+        head = _head_kind(attribute)
+        wants = head if head and (word != "어디" or head == "organization") else wants
+    unit = unit or UNIT_OF_HEAD.get(attribute, "")
+    return wants, normal_unit(unit), attribute
+
+
+def _unit_after(tokens, i: int) -> str:
+    """The counter after 몇: one morpheme, or two for "조 원", "번째", "퍼센트"."""
+    form = tokens[i].form
+    if (
+        i + 1 < len(tokens)
+        and tokens[i + 1].tag in ("XSN", "NNB")
+        and tokens[i + 1].form in ("째", "원")
+    ):
+        return form + tokens[i + 1].form
+    return form
+
+
+def _is_count(tokens, at: int) -> bool:
+    """ "몇 년 동안" / "몇 년 만에" count years; "몇 년에" asks for a year."""
+    after = [t.form for t in tokens[at + 2 : at + 4]]
+    return bool({"동안", "만", "째", "간"} & set(after))
+
+
+def _asked_attribute(tokens, at: int | None) -> str:
+    """The noun the question asks about: the head noun right before the question word
+    ("나이는 몇", "도시에서" after 어느), or right after 어느/어떤/무슨."""
+    if at is None:  # elliptical ("…의 약칭은?"): the last noun
+        nouns = [t for t in tokens if t.tag.startswith("NN")]
+        return nouns[-1].form if nouns else ""
+    if (
+        tokens[at].form in ("어느", "어떤", "무슨")
+        and at + 1 < len(tokens)
+        and tokens[at + 1].tag.startswith("NN")
+    ):
+        return tokens[at + 1].form
+    before = [t for t in tokens[max(0, at - 3) : at] if t.tag.startswith("NN")]
+    return before[-1].form if before else ""
+
+
+def _head_kind(noun: str) -> str:
+    return next((kind for kind, heads in HEAD_KINDS.items() if noun in heads), "")
+
+
+def _english_wants(text: str) -> tuple[str, str, str]:
+    wants = next((kind for pattern, kind in WH_EN if pattern.search(text)), "description")
+    unit = (
+        next((u for pattern, u in EN_UNITS if pattern.search(text)), "")
+        if wants == "number"
+        else ""
+    )
+    return wants, unit, ""
+
+
+def _entities(text: str, tokens) -> tuple[str, ...]:
+    """Proper names (Kiwi NNP) and Latin words of the question, lower-cased, without question
+    words; a name Kiwi splits with a middle dot ("한·미") stays whole."""
+    names = [t.form.lower() for t in tokens if t.tag == "NNP" and len(t.form) > 1]
+    latin = [
+        w.lower()
+        for w in re.findall(r"[A-Za-z][A-Za-z0-9&.-]*[A-Za-z0-9]|[A-Z]", text)
+        if w.lower() not in EN_STOP and (w[0].isupper() or len(w) > 3)
+    ]
+    if language_of(text) == "en":  # English: only capitalised words and acronyms name things
+        latin = [
+            w.lower()
+            for w in re.findall(r"\b[A-Z][A-Za-z0-9&-]*\b", text)
+            if w.lower() not in EN_STOP
+        ]
+    return tuple(dict.fromkeys(names + latin))
+
+
+def _terms(text: str, tokens) -> list[str]:
+    hangul = [t.form for t in tokens if t.tag.startswith(KEEP_TAGS)]
+    latin = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?", text)]
+    return hangul + [w for w in latin if w not in EN_STOP]

@@ -1,0 +1,217 @@
+"""Candidate answers inside a sentence: noun phrases from Kiwi morphemes, and the kinds of thing
+each one can be (a date, a number with its unit, a name, an acronym).
+
+    >>> [c.text for c in phrases("2026년까지 ‘미래연합군사령부 완전운용능력(FOC)’ 검증을 추진하기로 합의했다.")][:3]
+    ['2026년', '미래연합군사령부 완전운용능력', 'FOC']
+
+A phrase is a run of nouns, numbers, Latin words and their counters (with the middle dots,
+hyphens and percent signs between them), never crossing a particle, a verb or an ending; every
+shorter run inside it that starts and ends on a noun is a candidate too, so "이창양" is one as
+well as "이창양 산업통상자원부 장관".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..keywords import analyze_tokens
+from .question import normal_unit
+
+NOUNISH = ("NNG", "NNP", "NNB", "NR", "NP", "SN", "SL", "SH", "XPN", "XSN", "XR")
+JOINERS = {"·", "-", "~", "%", "–", "/", "&", "."}
+TITLES = {
+    "장관",
+    "대통령",
+    "회장",
+    "부회장",
+    "사장",
+    "대표",
+    "의원",
+    "총리",
+    "대사",
+    "대리",
+    "본부장",
+    "위원장",
+    "교수",
+    "박사",
+    "감독",
+    "선수",
+    "작가",
+    "국왕",
+    "왕",
+    "황제",
+    "씨",
+    "총장",
+    "차관",
+    "청장",
+    "시장",
+    "지사",
+    "주석",
+    "서기장",
+    "의장",
+    "원장",
+    "단장",
+    "소장",
+    "부장",
+    "국장",
+}
+PLACE_CUES = {"에서", "에", "으로", "로"}
+DATE = re.compile(
+    r"(?:(?:기원전\s?)?\d{1,4}년(?:\s?\d{1,2}월)?(?:\s?\d{1,2}일)?|\d{1,2}월(?:\s?\d{1,2}일)?|\d{1,2}일|"
+    r"\d{1,2}세기|\d{4}년대|(?:지난해|작년|올해|금년|내년|지난달|이달|다음달|이날|어제|오늘|내일)"
+    r"(?:\s?\d{1,2}월)?(?:\s?\d{1,2}일)?)"
+)
+MAX_TOKENS = 8
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A candidate answer: its text, where it is in the sentence, and what it can be."""
+
+    text: str
+    start: int
+    end: int
+    tokens: tuple  # Kiwi tokens (form, tag)
+    full: bool  # the whole noun phrase, not a part of it
+    after: str  # the morpheme right after it (a particle, a title…)
+    before: str  # the morpheme right before it
+
+    @property
+    def kinds(self) -> set[str]:
+        return kinds_of(self)
+
+    def unit(self) -> str:
+        """The counter of a number ("16곳" → 개, "3.5%" → %), or ''."""
+        tags = [t for _, t in self.tokens]
+        if "SN" not in tags:
+            return ""
+        after = [f for f, t in self.tokens[tags.index("SN") + 1 :] if t != "SN"]
+        return (
+            normal_unit("".join(after[:2]) if after[:2] == ["번", "째"] else after[0])
+            if after
+            else ""
+        )
+
+
+def kinds_of(p: Phrase) -> set[str]:
+    """What a phrase can answer: 'date', 'number', 'named' (a proper noun), 'acronym'."""
+    tags = {t for _, t in p.tokens}
+    kinds = set()
+    if DATE.fullmatch(p.text.strip()):
+        kinds.add("date")
+    elif "SN" in tags or "NR" in tags:
+        kinds.add("number")
+    if "NNP" in tags or (tags & {"SL", "SH"} and not tags & {"SN"}):
+        kinds.add("named")
+    if re.fullmatch(r"[A-Z][A-Z0-9&-]{1,9}", p.text):
+        kinds.add("acronym")
+    return kinds
+
+
+def fits(p: Phrase, wants: str, unit: str = "") -> bool:
+    """Whether a phrase is the kind of answer the question wants."""
+    kinds = p.kinds
+    if wants == "date":
+        return "date" in kinds
+    if wants == "number":
+        return "number" in kinds and (not unit or p.unit() == unit)
+    if wants == "acronym":
+        return "acronym" in kinds or "named" in kinds
+    if wants in ("person", "place", "organization", "name"):
+        return "named" in kinds or (wants == "name" and bool(p.tokens))
+    return True
+
+
+def phrases(sentence: str, tokens=None) -> list[Phrase]:
+    """Every candidate phrase of a sentence (the module docstring says which)."""
+    tokens = tokens if tokens is not None else analyze_tokens([sentence])[0]
+    out: dict[tuple[int, int], Phrase] = {}
+    for run in _runs(tokens):
+        cuts = [k for k in range(len(run)) if k == 0 or _gap(sentence, run[k - 1], run[k])]
+        ends = [
+            k for k in range(len(run)) if k == len(run) - 1 or _gap(sentence, run[k], run[k + 1])
+        ]
+        for i in cuts:
+            for j in ends:
+                ends_well = run[j].tag in NOUNISH and run[j].tag != "XPN" or run[j].form == "%"
+                if i <= j < i + MAX_TOKENS and run[i].tag in NOUNISH and ends_well:
+                    p = _phrase(sentence, tokens, run, i, j)
+                    out.setdefault((p.start, p.end), p)
+    for p in _words(sentence, tokens):
+        out.setdefault((p.start, p.end), p)
+    return sorted(out.values(), key=lambda p: (p.start, -p.end))
+
+
+PARTICLE_END = re.compile(
+    r"(?:에서는|에게서|으로는|이라는|에서|에게|으로|부터|까지|처럼|보다|라는|이란|"
+    r"은|는|이|가|을|를|의|에|로|와|과|도|만|께)$"
+)
+
+
+def _words(sentence: str, tokens) -> list[Phrase]:
+    """Whole words (between spaces) that start with a proper noun, with and without a trailing
+    particle: Kiwi cuts some foreign names ("러만도" → 러만 + 도), and the word keeps them whole."""
+    out = []
+    for m in re.finditer(r"[^\s'\"‘’“”()\[\],.]+", sentence):
+        inside = [t for t in tokens if m.start() <= t.start < m.end()]
+        if not inside or inside[0].tag not in ("NNP", "SL"):
+            continue
+        for text in {m.group(), PARTICLE_END.sub("", m.group())}:
+            if len(text) >= 2:
+                parts = tuple((t.form, t.tag) for t in inside if t.start < m.start() + len(text))
+                out.append(Phrase(text, m.start(), m.start() + len(text), parts, True, "", ""))
+    return out
+
+
+def _gap(sentence: str, a, b) -> bool:
+    """Whether two tokens are separate words (a space or a joiner between them)."""
+    between = sentence[a.start + a.len : b.start]
+    return bool(between.strip(" ") != between or between) or a.form in JOINERS or b.form in JOINERS
+
+
+def _runs(tokens) -> list[list]:
+    """Maximal runs of noun-like tokens (joiners allowed between two of them)."""
+    runs, current = [], []
+    for k, t in enumerate(tokens):
+        joins = (
+            t.form in JOINERS and current and k + 1 < len(tokens) and tokens[k + 1].tag in NOUNISH
+        )
+        if t.tag in NOUNISH or joins or (t.form == "%" and current):
+            current.append(t)
+        else:
+            if current:
+                runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _phrase(sentence: str, tokens, run: list, i: int, j: int) -> Phrase:
+    first, last = run[i], run[j]
+    start, end = first.start, last.start + last.len
+    after = next((t.form for t in tokens if t.start >= end), "")
+    before = next((t.form for t in reversed(tokens) if t.start + t.len <= start), "")
+    parts = tuple((t.form, t.tag) for t in run[i : j + 1])
+    return Phrase(
+        sentence[start:end], start, end, parts, i == 0 and j == len(run) - 1, after, before
+    )
+
+
+def has_fitting(text: str, tokens, wants: str, unit: str, question: str) -> bool:
+    """Whether a sentence holds an answer of the kind asked for that the question does not
+    already hold (cheaper than building its phrases)."""
+    if wants == "date":
+        return any(m.group() not in question for m in DATE.finditer(text))
+    if wants == "number":
+        said = [(n, normal_unit(u)) for n, u in _NUMBER.findall(text)]
+        return any(n not in question and (not unit or u == unit) for n, u in said)
+    if wants == "acronym":
+        return any(w not in question for w in re.findall(r"[A-Z][A-Z0-9&-]{1,9}", text))
+    if wants in ("person", "place", "organization", "name"):
+        return any(t.tag in ("NNP", "SL") and t.form not in question for t in tokens)
+    return True
+
+
+_NUMBER = re.compile(r"(\d[\d,.]*)\s?(%|퍼센트|번째|[가-힣]{1,2})?")

@@ -1,0 +1,131 @@
+"""Question analysis on a table of real questions (seed and KorQuAD phrasings), the constraint
+check for each kind of near miss, and candidate short answers. Kiwi, no embedding model."""
+
+import pytest
+
+from rag.answering.question import analyse
+from rag.answering.reader import constraint_failure
+from rag.answering.spans import fits, phrases
+from rag.eval.metrics import exact_match, f1, korquad_normalise
+from rag.retrieve import Passage
+
+
+@pytest.mark.parametrize(
+    "question, wants, unit",
+    [
+        ("한국 국방비를 GDP 대비 몇 퍼센트로 늘리기로 했나?", "number", "%"),
+        ("SCM에서 국방비 증액 목표가 GDP의 몇 %였어?", "number", "%"),
+        ("한·미 기술 번영 양해각서는 언제 체결됐나?", "date", ""),
+        ("한국은 아르테미스 약정에 몇 년에 서명했나?", "date", "년"),
+        (
+            "아르테미스 계획은 아폴로 프로젝트 종료 후 약 몇 년 만에 인류를 다시 달에 보내려는 계획인가?",
+            "number",
+            "년",
+        ),
+        ("한국은 아르테미스 약정에 몇 번째로 서명했나?", "number", "번째"),
+        ("비즈니스 라운드테이블에 참가한 일본 기업은 몇 곳인가?", "number", "개"),
+        ("이창양 장관의 나이는 몇 살인가?", "number", "살"),
+        ("한미 공급망·산업 대화 양해각서에 서명한 한국 장관은 누구인가?", "person", ""),
+        ("제58차 SCM은 어느 도시에서 열리나?", "place", ""),
+        ("양해각서는 어디서 체결됐나?", "place", ""),
+        ("미국 측 라운드테이블 참가 기업에는 어디가 있나?", "organization", ""),
+        ("신설이 논의된 국방과학기술협력위원회의 약칭은?", "acronym", ""),
+        ("한미 상무장관이 격상하기로 한 대화의 이름은?", "name", ""),
+        ("양해각서는 법적 구속력이 있나?", "yesno", ""),
+        ("공급망·산업 대화는 얼마나 자주 열리나?", "description", ""),
+        ("When was the 57th SCM held?", "date", ""),
+        ("How many French companies attended the business roundtable?", "number", ""),
+        ("What share of GDP will Korea's defense budget rise to?", "number", "%"),
+        (
+            "Who was the Korean minister who signed the supply chain and industry dialogue MOU?",
+            "person",
+            "",
+        ),
+        ("In which hotel was the supply chain MOU signed?", "place", ""),
+        ("What does the abbreviation SCWG stand for?", "acronym", ""),
+        ("How old is Commerce Secretary Raimondo?", "number", "살"),
+    ],
+)
+def test_the_kind_of_answer_a_question_wants(question, wants, unit):
+    q = analyse(question)
+    assert (q.wants, q.unit) == (wants, unit)
+
+
+def test_constraints_are_read_off_the_question():
+    q = analyse("제58차 SCM에서 한국 국방비를 GDP 대비 몇 퍼센트로 올리기로 했나?")
+    assert ("58", "차") in q.numbers and {"scm", "gdp", "한국"} <= set(q.entities)
+    assert analyse("이창양 장관의 나이는 몇 살인가?").attribute == "나이"
+    assert "일본" in analyse("비즈니스 라운드테이블에 참가한 일본 기업은 몇 곳인가?").entities
+
+
+def _passage(text, title="제57차 한미안보협의회의(SCM) 결과"):
+    return Passage(
+        "c-0",
+        "a.txt",
+        title,
+        "2025-11-15",
+        "blog",
+        text,
+        0,
+        len(text),
+        1,
+        0.9,
+        1.0,
+        1.0,
+        ((0, 0, 10),),
+    )
+
+
+SCM = "한미 양국은 이번 제57차 SCM에서 한국 국방비를 GDP 대비 3.5%로 확대하는 데 공감했다."
+ROUNDTABLE = "비즈니스 라운드테이블에는 반도체·배터리 분야 기업 16곳이 참가했다."
+
+
+@pytest.mark.parametrize(
+    "question, sentence, failure",
+    [
+        (
+            "제58차 SCM에서 국방비를 GDP 대비 몇 퍼센트로 올리기로 했나?",
+            SCM,
+            "number:57차",
+        ),  # another ordinal
+        ("제57차 SCM에서 국방비를 GDP 대비 몇 퍼센트로 올리기로 했나?", SCM, ""),  # the same one
+        (
+            "비즈니스 라운드테이블에 참가한 일본 기업은 몇 곳인가?",
+            ROUNDTABLE,
+            "entity:일본",
+        ),  # a country not named
+        ("비즈니스 라운드테이블에 참가한 기업은 몇 곳인가?", ROUNDTABLE, ""),
+        (
+            "러만도 장관의 나이는 몇 살인가?",
+            ROUNDTABLE,
+            "entity:러만도",
+        ),  # an attribute of someone absent
+    ],
+)
+def test_a_sentence_that_breaks_a_constraint_cannot_answer(question, sentence, failure):
+    assert constraint_failure(analyse(question), sentence, _passage(sentence)) == failure
+
+
+def test_an_english_questions_names_are_not_held_against_korean_articles():
+    q = analyse("How many Japanese companies attended the business roundtable?")
+    assert constraint_failure(q, ROUNDTABLE, _passage(ROUNDTABLE)) == ""
+
+
+def test_candidate_short_answers_include_the_right_span():
+    sentence = "이창양 산업통상자원부 장관과 지나 러만도 미국 상무장관은 21일 서울 하얏트호텔에서 양해각서(MOU)를 체결했다."
+    found = {p.text: p for p in phrases(sentence)}
+    assert {"이창양", "러만도", "21일", "하얏트호텔", "MOU", "서울 하얏트호텔"} <= set(found)
+    assert fits(found["21일"], "date") and not fits(found["하얏트호텔"], "date")
+    assert fits(found["하얏트호텔"], "place") and fits(found["MOU"], "acronym")
+    share = {p.text: p for p in phrases(SCM)}
+    assert fits(share["3.5%"], "number", "%") and not fits(share["3.5%"], "number", "개")
+    assert share["3.5%"].unit() == "%" and {
+        p.unit() for p in phrases(ROUNDTABLE) if p.text == "16곳"
+    } == {"개"}
+
+
+def test_korquad_official_normalisation_exact_match_and_f1():
+    assert korquad_normalise("《교향곡》 (1번)") == "교향곡 1번"
+    assert exact_match("‘이창양’", "이창양") and not exact_match("이창양 장관", "이창양")
+    assert f1("이창양 장관", "이창양") == pytest.approx(2 * 0.6 * 1.0 / 1.6)
+    assert f1("러만도", "이창양") == 0.0
