@@ -403,7 +403,11 @@ def cmd_fit(args) -> int:
 
     settings = _settings(args)
     t = time.time()
-    fit(settings, Path(args.out) if args.out else MODEL_FILE)
+    fit(
+        settings,
+        Path(args.out) if args.out else MODEL_FILE,
+        Path(args.cache) if args.cache else None,
+    )
     print(f"Fitted in {time.time() - t:.0f} s.")
     return 0
 
@@ -485,7 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "suites",
         nargs="*",
-        help="suite names (rag/eval/suites/NAME.toml) or paths; default: seeds_dev seeds_test korquad_dev korquad_test",
+        help="suite names (rag/eval/suites/NAME.toml) or paths; "
+        "default: seeds_dev seeds_test korquad_dev korquad_test",
     )
     p.add_argument(
         "--report",
@@ -568,6 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         help="where to write the parameters (default: the shipped rag/answering/model.json)",
+    )
+    p.add_argument(
+        "--cache", help="keep the featurised questions in this file and reuse them next time"
     )
     p.set_defaults(func=cmd_fit)
 

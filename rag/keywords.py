@@ -14,6 +14,7 @@ import functools
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,6 +51,15 @@ def analyze(texts: list[str]) -> list[list[tuple[str, str]]]:
     return [[(t.form, t.tag) for t in tokens] for tokens in kiwi().tokenize(texts)]
 
 
+class Morpheme(NamedTuple):
+    """One of Kiwi's tokens: its form, tag and place (``start``, ``len``) in the text."""
+
+    form: str
+    tag: str
+    start: int
+    len: int
+
+
 _TOKENS: dict[str, list] = {}  # recent analyses: the same sentences are read again and again
 _TOKENS_KEPT = 50_000
 
@@ -61,7 +71,10 @@ def analyze_tokens(texts: list[str]) -> list[list]:
     if missing:
         if len(_TOKENS) + len(missing) > _TOKENS_KEPT:
             _TOKENS.clear()
-        _TOKENS.update(zip(missing, (list(tokens) for tokens in kiwi().tokenize(missing))))
+        analysed = (
+            [Morpheme(t.form, t.tag, t.start, t.len) for t in ts] for ts in kiwi().tokenize(missing)
+        )
+        _TOKENS.update(zip(missing, analysed))
     return [_TOKENS[t] for t in texts]
 
 

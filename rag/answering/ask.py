@@ -25,7 +25,7 @@ from . import cite
 from .answer import ABSTAIN, Answer, Citation, date_basis, language_of
 from .compose import compose
 from .question import analyse
-from .reader import constraint_failure
+from .reader import absent_names, constraint_failure
 
 
 class IndexedSentences:
@@ -96,15 +96,7 @@ def ask(
     t = time.perf_counter()
     lang = language_of(question)
     extractive = compose(standalone, passages, settings, IndexedSentences(embedder, index))
-    answer, notes = extractive, []
-    if not extractive.abstained:  # the same checker every backend's answer goes through
-        failed = [
-            c
-            for c in cite.check(extractive.answer, [p.text for p in extractive.passages])
-            if not c.supported
-        ]
-        if failed:
-            notes = [f"extractive sentence failed the citation check ({c.reason})" for c in failed]
+    answer, notes = extractive, _extractive_notes(extractive)
     if settings.backend != "extractive" and passages:
         from .llm import generate
 
@@ -116,23 +108,35 @@ def ask(
         except RagError as e:
             notes = [f"{e.message}; {e.hint}" if e.hint else e.message]
     timings["answer_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    if standalone != question:
+        timings["standalone_question"] = standalone
+    answer = _framed(answer, lang)
+    return replace(
+        answer, question=question, language=lang, notes=notes + answer.notes, timings=timings
+    )
+
+
+def _extractive_notes(extractive: Answer) -> list[str]:
+    """The same checker every backend's answer goes through, on the extractive answer."""
+    if extractive.abstained:
+        return []
+    checks = cite.check(extractive.answer, [p.text for p in extractive.passages])
+    return [
+        f"extractive sentence failed the citation check ({c.reason})"
+        for c in checks
+        if not c.supported
+    ]
+
+
+def _framed(answer: Answer, lang: str) -> Answer:
+    """The answer with how old its evidence is, or an abstention in the question's language."""
     if not answer.abstained:
         note = date_basis(answer.citations, lang)
-        answer = replace(answer, answer=f"{answer.answer} {note}", date_note=note)
-    elif not answer.answer.startswith(
-        ABSTAIN[lang]
-    ):  # an LLM's, or a follow-up in another language
-        explanation = answer.explanation if answer.language == lang else ""
-        answer = replace(answer, answer=f"{ABSTAIN[lang]} {explanation}".strip())
-    return replace(
-        answer,
-        question=question,
-        language=lang,
-        notes=notes + answer.notes,
-        timings={**timings, "standalone_question": standalone}
-        if standalone != question
-        else timings,
-    )
+        return replace(answer, answer=f"{answer.answer} {note}", date_note=note)
+    if answer.answer.startswith(ABSTAIN[lang]):
+        return answer
+    explanation = answer.explanation if answer.language == lang else ""  # an LLM's, or a follow-up
+    return replace(answer, answer=f"{ABSTAIN[lang]} {explanation}".strip())
 
 
 def _checked_llm_answer(text, question, passages, lang, settings, extractive):
@@ -176,8 +180,13 @@ def _meets(q, check: cite.SentenceCheck, passages) -> cite.SentenceCheck:
     if not check.supported:
         return check
     failures = [constraint_failure(q, check.text, passages[n - 1]) for n in check.cited]
+    failures = [
+        f or (f"entity:{absent[0]}" if (absent := absent_names(q, [passages[n - 1]])) else "")
+        for f, n in zip(failures, check.cited)
+    ]
     if all(failures):
         what, _, value = failures[0].partition(":")
-        reason = f"about another {'number' if what == 'number' else 'subject'} than the question asks ({value})"
+        kind = "number" if what == "number" else "subject"
+        reason = f"about another {kind} than the question asks ({value})"
         return replace(check, supported=False, reason=reason)
     return check

@@ -24,6 +24,7 @@ from ..keywords import KEEP_TAGS, analyze
 
 MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 QUOTE = re.compile(r"[“\"]([^”\"]{8,})[”\"]")
+SHORT_ANSWER = re.compile(r"^\s*\*\*(.+?)\*\*\s*—\s*")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 NEGATION = {("않", "VX"), ("안", "MAG"), ("못", "MAG"), ("아니", "VCN"), ("없", "VA"), ("말", "VX")}
 ENGLISH_NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor)\b", re.I)
@@ -96,10 +97,16 @@ def check_sentence(
     if not valid:
         return SentenceCheck(sentence, cited, False, "cites a passage that does not exist")
     evidence = "\n".join(_evidence(passages[n - 1]) for n in valid)
-    claim = strip_markers(sentence).replace(
-        "**", ""
-    )  # bold marks the short answer: formatting only
-    reason = _unsupported(claim, evidence, min_coverage)
+    claim = strip_markers(sentence)
+    lead = SHORT_ANSWER.match(claim)  # "**2026년** — …": the short answer, itself a quotation
+    if lead and _normalise(lead.group(1)) not in _normalise(evidence):
+        return SentenceCheck(
+            sentence, valid, False, f"short answer not in the cited text: {lead.group(1)[:40]}"
+        )
+    claim = claim[lead.end() :] if lead else claim
+    reason = _unsupported(
+        claim.replace("**", ""), evidence, min_coverage
+    )  # bold inside: formatting
     return SentenceCheck(sentence, valid, reason is None, reason or "")
 
 

@@ -3,9 +3,9 @@ quotes it verbatim with its ``[n]``, and leads with the short answer inside it w
 asks for one and the reader is confident of it; or it abstains and says what the articles cover
 nearest.
 
-    >>> a = compose("미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?", passages, settings, embedder)
-    >>> a.answer
-    '**2026년** — 한국군이 … **2026년**까지 ‘미래연합군사령부 완전운용능력(FOC)’ 검증을 추진하기로 합의했다. [1]'
+    >>> question = "미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?"
+    >>> compose(question, passages, settings, embedder).answer
+    '**2026년** — 한국군이 … **2026년**까지 ‘미래연합군사령부 완전운용능력(FOC)’ 검증을 … [1]'
 
 A sentence that breaks a constraint of the question (its passage gives another ordinal or number
 of the asked unit, or does not name who or what the question names) is never the answer. An
@@ -17,22 +17,37 @@ from __future__ import annotations
 from ..retrieve import Passage
 from .answer import ABSTAIN, Answer, Citation
 from .question import Question, analyse
-from .reader import Candidate, Model, candidates, load_model, span_candidates
+from .reader import (
+    Candidate,
+    Model,
+    absent_names,
+    candidates,
+    lacks_kind,
+    load_model,
+    question_features,
+    score,
+    span_candidates,
+)
 
 
 def compose(
     question: str, passages: list[Passage], settings, embedder, model: Model | None = None
 ) -> Answer:
-    """The extractive answer to ``question`` from ``passages`` (``settings`` for the answer's
-    length: ``max_sentences``), or an abstention."""
+    """The extractive answer to ``question`` from ``passages``, or an abstention."""
     q = analyse(question)
     model = model or load_model()
     found = candidates(q, passages, embedder)
-    for c, p in zip(found, model.sentence.probabilities([c.features for c in found])):
-        c.probability = float(p)
-    allowed = sorted((c for c in found if not c.conflict), key=lambda c: -c.probability)
-    if not allowed or allowed[0].probability < model.answer_threshold:
-        return abstention(q, passages, found)
+    score(model, found)
+    allowed = sorted((c for c in found if not c.conflict), key=lambda c: -c.score)
+    absent = absent_names(q, passages)
+    answerable = (
+        model.answerable.probabilities([question_features(q, passages, found)])[0] if found else 0.0
+    )
+    threshold = (
+        model.answer_threshold_cross_lingual if q.language == "en" else model.answer_threshold
+    )
+    if not allowed or absent or answerable < threshold or lacks_kind(q, allowed):
+        return abstention(q, passages, found, absent, answerable)
     best = allowed[0]
     chosen = [best] + [c for c in allowed[1:2] if _worth_adding(c, best, model)]
     chosen.sort(key=lambda c: (c.passage, c.span.start))  # passage order, then reading order
@@ -46,17 +61,14 @@ def compose(
         citations,
         cited + rest,
         q.language,
-        round(best.probability, 3),
+        round(float(answerable), 3),
         short_answer=short,
     )
 
 
 def _worth_adding(c: Candidate, best: Candidate, model: Model) -> bool:
     """A second sentence: nearly as likely as the first and not the same text."""
-    return (
-        c.probability >= max(model.answer_threshold, model.second_ratio * best.probability)
-        and c.span.text != best.span.text
-    )
+    return c.probability >= model.second_ratio * best.probability and c.span.text != best.span.text
 
 
 def short_answer(q: Question, best: Candidate, model: Model) -> str:
@@ -92,25 +104,45 @@ def quoted(chosen: list[Candidate], passages: list[Passage], lang: str, short: s
     return body, citations, [passages[i] for i in sorted(numbers, key=numbers.get)]
 
 
-def abstention(q: Question, passages: list[Passage], found: list[Candidate]) -> Answer:
+def abstention(
+    q: Question,
+    passages: list[Passage],
+    found: list[Candidate],
+    absent: list[str],
+    answerable: float,
+) -> Answer:
     """The answer that says the articles do not answer, and what they cover nearest: the passage
-    of the most probable sentence comes first in the related reading."""
-    nearest = max(found, key=lambda c: c.probability, default=None)
-    explanation = _explain(q, nearest) if nearest else ""
+    of the best-scored sentence comes first in the related reading."""
+    nearest = max(found, key=lambda c: c.score, default=None)
+    explanation = _explain(q, nearest, absent)
     order = passages
     if nearest is not None:
         order = [passages[nearest.passage]] + [
             p for i, p in enumerate(passages) if i != nearest.passage
         ]
     text = f"{ABSTAIN[q.language]} {explanation}".strip()
-    score = round(nearest.probability, 3) if nearest else 0.0
-    return Answer(q.text, text, True, [], order, q.language, score, explanation=explanation)
+    return Answer(
+        q.text,
+        text,
+        True,
+        [],
+        order,
+        q.language,
+        round(float(answerable), 3),
+        explanation=explanation,
+    )
 
 
-def _explain(q: Question, nearest: Candidate) -> str:
+def _explain(q: Question, nearest: Candidate | None, absent: list[str]) -> str:
     """Why the nearest evidence is not the answer, when a constraint says so."""
-    kind, _, value = nearest.conflict.partition(":")
     ko = q.language == "ko"
+    if absent:
+        return (
+            f"기사에서 '{absent[0]}'에 관한 내용을 찾지 못했습니다."
+            if ko
+            else f"The articles say nothing about '{absent[0]}'."
+        )
+    kind, _, value = (nearest.conflict if nearest else "").partition(":")
     if kind == "number":
         asked = next((f"{n}{u}" for n, u in q.numbers if u and value.endswith(u)), "")
         return (

@@ -124,7 +124,8 @@ WH_EN = [
     ),
     (
         re.compile(
-            r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bby when\b|\bwhich (?:year|date|day)\b",
+            r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bby when\b"
+            r"|\bwhich (?:year|date|day)\b",
             re.I,
         ),
         "date",
@@ -132,7 +133,8 @@ WH_EN = [
     (re.compile(r"\bwho(?:m|se)?\b", re.I), "person"),
     (
         re.compile(
-            r"\bwhere\b|\bwhich (?:city|country|place|hotel|region)\b|\bin which (?:city|hotel|country)\b",
+            r"\bwhere\b|\bwhich (?:city|country|place|hotel|region)\b"
+            r"|\bin which (?:city|hotel|country)\b",
             re.I,
         ),
         "place",
@@ -207,8 +209,11 @@ EN_STOP = {
     "so",
 }
 _NUMBER_UNIT = re.compile(
-    r"(\d[\d,.]*)\s?(%|퍼센트|차|회|번째|주년|년|월|일|곳|개|명|척|위|배|세|살|조|억|만)?"
+    r"(\d[\d,.]*)\s?(%|퍼센트|세기|번째|주년|차|회|년|월|일|곳|개|명|척|위|배|세|살|조|억|만)?"
 )
+# Units that number one of a series (the 57th meeting, the 20th National Assembly): a text about
+# another one is about something else. Years, months and amounts are not such units.
+ORDINAL_UNITS = {"차", "회", "번째", "주년"}
 
 
 @dataclass(frozen=True)
@@ -230,11 +235,63 @@ class Question:
         return self.wants in SPAN_KINDS
 
 
+UNITS = {
+    "퍼센트": "%",
+    "프로": "%",
+    "곳": "개",
+    "개사": "개",
+    "가지": "개",
+    "개국": "개",
+    "군데": "개",
+    "세": "살",
+    "번": "번째",
+    "인": "명",
+    "년도": "년",
+    "연도": "년",
+}
+MAGNITUDES = {"만", "억", "조", "천", "백", "십", "천만", "백만"}
+NUMERALS = {
+    "한",
+    "두",
+    "세",
+    "네",
+    "다섯",
+    "여섯",
+    "일곱",
+    "여덟",
+    "아홉",
+    "열",
+    "스무",
+    "하나",
+    "둘",
+    "셋",
+    "넷",
+}
+
+
 def normal_unit(unit: str) -> str:
-    """One spelling per unit: 퍼센트/프로 → %, 개/곳/개사 → 개, 세 → 살."""
-    return {"퍼센트": "%", "프로": "%", "곳": "개", "개사": "개", "세": "살", "번": "번째"}.get(
-        unit, unit
-    )
+    """One spelling per unit: 퍼센트 → %, 곳/가지/개국 → 개, 인 → 명, 세 → 살; a magnitude before
+    the unit is left out ("조원" → 원)."""
+    for magnitude in sorted(MAGNITUDES, key=len, reverse=True):
+        if unit.startswith(magnitude) and len(unit) > len(magnitude):
+            unit = unit[len(magnitude) :]
+            break
+    return UNITS.get(unit, unit)
+
+
+def unit_after(tokens, k: int) -> str:
+    """The unit of the number at token ``k``: the next morpheme past any magnitude (만, 억 …)."""
+    for t in tokens[k + 1 : k + 4]:
+        if t.form in MAGNITUDES or t.tag == "SN":
+            continue
+        if (
+            t.form == "번"
+            and tokens.index(t) + 1 < len(tokens)
+            and tokens[tokens.index(t) + 1].form == "째"
+        ):
+            return "번째"
+        return normal_unit(t.form) if t.tag in ("NNB", "NNG", "SW", "SL", "NR", "XSN") else ""
+    return ""
 
 
 def analyse(text: str) -> Question:
@@ -249,43 +306,44 @@ def analyse(text: str) -> Question:
     numbers = tuple(
         (n.replace(",", ""), normal_unit(u or "")) for n, u in _NUMBER_UNIT.findall(text)
     )
-    terms = tuple(dict.fromkeys(t for t in _terms(text, tokens) if t not in QUESTION_WORDS))
+    # An English question's words cannot meet a Korean article's, except its names and acronyms
+    # (which Korean articles often give in Latin letters: SCM, GDP, Future Combined Forces Command).
+    found = entities if language == "en" else _terms(text, tokens)
+    terms = tuple(dict.fromkeys(t for t in found if t not in QUESTION_WORDS))
     return Question(text, language, wants, unit, attribute, entities, numbers, terms)
+
+
+WH_TAGS = ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR")
 
 
 def _korean_wants(tokens) -> tuple[str, str, str]:
     """(kind, unit, attribute) from the first question word and the nouns around it."""
-    at = next(
-        (
-            i
-            for i, t in enumerate(tokens)
-            if t.form in WH_KO and t.tag in ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR")
-        ),
-        None,
-    )
+    at = next((i for i, t in enumerate(tokens) if t.form in WH_KO and t.tag in WH_TAGS), None)
     attribute = _asked_attribute(tokens, at)
     if at is None:  # "…의 약칭은?" asks for the thing named; "…했나?" asks yes or no
         verb_final = len(tokens) > 1 and tokens[-1].tag == "SF" and tokens[-2].tag.startswith("E")
         return ("yesno" if verb_final else _head_kind(attribute) or "name"), "", attribute
+    wants, unit = _wh_kind(tokens, at)
     word = tokens[at].form
-    wants = WH_KO[word]
-    unit = ""
-    if word == "몇" and at + 1 < len(tokens):
-        unit = _unit_after(tokens, at + 1)
-        wants = (
-            "date" if unit in ("년", "월", "일", "시") and not _is_count(tokens, at) else "number"
-        )
-    elif (
-        word in ("얼마", "얼마나")
-        and at + 1 < len(tokens)
-        and tokens[at + 1].form in ("자주", "동안", "오래")
-    ):
-        wants = "description" if tokens[at + 1].form == "자주" else "number"
     if word in ("어느", "어떤", "무슨", "무엇", "뭐", "어디") and attribute:
         head = _head_kind(attribute)
         wants = head if head and (word != "어디" or head == "organization") else wants
     unit = unit or UNIT_OF_HEAD.get(attribute, "")
     return wants, normal_unit(unit), attribute
+
+
+def _wh_kind(tokens, at: int) -> tuple[str, str]:
+    """(kind, unit) the question word at ``at`` asks for: 몇 takes the counter after it (a year,
+    month or day counter asks for a date, unless it counts: "몇 년 동안"); 얼마나 자주 asks how
+    often, 얼마나 오래 how long."""
+    word, after = tokens[at].form, tokens[at + 1].form if at + 1 < len(tokens) else ""
+    if word == "몇" and after:
+        unit = _unit_after(tokens, at + 1)
+        dated = normal_unit(unit) in ("년", "월", "일", "시") and not _is_count(tokens, at)
+        return ("date" if dated else "number"), unit
+    if word in ("얼마", "얼마나") and after in ("자주", "동안", "오래"):
+        return ("description" if after == "자주" else "number"), ""
+    return WH_KO[word], ""
 
 
 def _unit_after(tokens, i: int) -> str:

@@ -1,12 +1,20 @@
-"""Reading retrieved passages for an answer: every quotable sentence of the passages becomes a
-candidate described by interpretable features, which a fitted model (``model.json``, made by
-``rag fit``) turns into the probability that the sentence answers the question; inside the
-chosen sentence, every phrase becomes a candidate short answer the same way.
+"""Reading retrieved passages for an answer, with models fitted on development data
+(``model.json``, written by ``rag fit``).
 
-The features say how close the sentence is to the question (e5 cosine, shared morphemes, weighted
-by how rare they are among the candidates), whether it meets the question's constraints (its
-names, its numbers and ordinals), whether it holds the kind of fact asked for (a date, a number
-with the asked unit, a name), and how the retrieval ranked its passage.
+1. Every quotable sentence of the passages is a candidate, described by interpretable features:
+   how close it is to the question (e5 cosine; the question's morphemes it and its neighbours
+   share, weighted by how rare they are among the candidates), whether it says something the
+   question does not (new content, a phrase of the kind asked for: a date, a number with the
+   asked unit, a name), whether it meets the question's names and numbers, and how retrieval
+   ranked its passage. A linear scorer, fitted listwise (softmax over each question's
+   candidates), ranks them.
+2. Whether the question is answered at all is a second model, over the question as a whole:
+   the best candidate's score and lead, its features, whether the retrieved passages name the
+   question's names at all, how well retrieval matched.
+3. Inside the chosen sentence every phrase is a candidate short answer, scored by a third model.
+
+A sentence whose passage gives another ordinal of the question's series ("제57차" for a question
+about "제58차") is never the answer (``constraint_failure``).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import numpy as np
 from ..chunking import Span, split_sentences, worth_quoting
 from ..keywords import KEEP_TAGS, analyze_tokens
 from ..retrieve import Passage
-from .question import _NUMBER_UNIT, Question, normal_unit
+from .question import _NUMBER_UNIT, ORDINAL_UNITS, Question, normal_unit
 from .spans import TITLES, Phrase, fits, has_fitting, phrases
 
 MODEL_FILE = Path(__file__).with_name("model.json")
@@ -31,27 +39,46 @@ MODEL_FILE = Path(__file__).with_name("model.json")
 SENTENCE_FEATURES = (
     "cos",
     "cos_gap",
-    "cos_rank",
     "overlap",
     "overlap_weighted",
     "overlap_gap",
-    "context_overlap",
-    "passage_overlap",
+    "previous_overlap",
+    "next_overlap",
+    "novelty",
+    "kind_sentence",
+    "kind_next",
     "entities_sentence",
     "entities_passage",
-    "no_entities",
     "numbers_sentence",
-    "number_conflict",
-    "kind_sentence",
-    "kind_context",
-    "asks_span",
+    "other_subject",
+    "date_mismatch",
+    "title_overlap",
     "passage_rank",
     "fused",
     "ranked_chunk",
     "chunk_place",
     "length",
-    "cross_lingual",
     "cross_lingual_cos_gap",
+)
+QUESTION_FEATURES = (
+    "score",
+    "lead",
+    "probability",
+    "best_cos",
+    "best_overlap",
+    "best_specific_overlap",
+    "best_novelty",
+    "best_kind",
+    "kind_top3",
+    "best_entities_sentence",
+    "best_entities_passage",
+    "entities_anywhere",
+    "no_entities",
+    "top_dense",
+    "terms",
+    "asks_span",
+    "cross_lingual",
+    "allowed",
 )
 SPAN_FEATURES = (
     "fits",
@@ -78,8 +105,8 @@ SPAN_FEATURES = (
 
 
 def _flat(text: str) -> str:
-    """For substring matching: lower case, no spaces or middle dots."""
-    return re.sub(r"[\s·ㆍ・]", "", text.lower())
+    """For substring matching: lower case, no spaces, underscores or middle dots."""
+    return re.sub(r"[\s_·ㆍ・]", "", text.lower())
 
 
 @dataclass
@@ -91,13 +118,14 @@ class Candidate:
     tokens: list  # its Kiwi tokens
     features: dict[str, float]
     conflict: str = ""  # a constraint the sentence breaks (see ``constraint_failure``)
-    probability: float = 0.0
+    score: float = 0.0  # the sentence model's score
+    probability: float = 0.0  # softmax of the scores over the allowed candidates
 
 
 def candidates(
     question: Question, passages: list[Passage], embedder, vector=None
 ) -> list[Candidate]:
-    """Every quotable sentence of the passages with its features (the probability still 0)."""
+    """Every quotable sentence of the passages with its features (scores still 0)."""
     spans = [
         (i, s)
         for i, p in enumerate(passages)
@@ -110,35 +138,23 @@ def candidates(
     tokens = analyze_tokens(texts)
     qv = embedder.embed_query(question.text) if vector is None else vector
     cosine = embedder.embed_passages(texts) @ qv
-    forms = [
-        {t.form.lower() for t in ts if t.tag.startswith(KEEP_TAGS) or t.tag in ("SL", "SN")}
-        | set(_latin(s))
-        for s, ts in zip(texts, tokens)
-    ]
+    forms = [_forms(t, ts) for t, ts in zip(texts, tokens)]
     weights = _term_weights(question.terms, forms)
-    found = [_overlap(question.terms, f, weights) for f in forms]
+    overlaps = [_overlap(question.terms, f, weights) for f in forms]
+    context = _Context(question, passages, cosine, forms, overlaps, spans, tokens)
     out = []
     for n, ((i, span), ts) in enumerate(zip(spans, tokens)):
-        context = set().union(*forms[max(0, n - 1) : n + 2])
-        feats = _features(
-            question,
-            passages,
-            i,
-            span,
-            ts,
-            cosine,
-            n,
-            found,
-            _overlap(question.terms, context, weights),
-        )
+        features = context.features(n)
         out.append(
-            Candidate(i, span, ts, feats, constraint_failure(question, span.text, passages[i]))
+            Candidate(i, span, ts, features, constraint_failure(question, span.text, passages[i]))
         )
     return out
 
 
-def _latin(text: str) -> list[str]:
-    return [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?", text)]
+def _forms(text: str, tokens) -> set[str]:
+    """A sentence's content morphemes and Latin words, lower-cased."""
+    kiwi = {t.form.lower() for t in tokens if t.tag.startswith(KEEP_TAGS) or t.tag in ("SL", "SN")}
+    return kiwi | {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?", text)}
 
 
 def _term_weights(terms, forms: list[set[str]]) -> dict[str, float]:
@@ -151,50 +167,92 @@ def _overlap(terms, forms: set[str], weights: dict[str, float]) -> tuple[float, 
     """(share of the question's terms in ``forms``, the same weighted by rarity)."""
     if not terms:
         return 0.0, 0.0
-    hit = [t in forms for t in terms]
     total = sum(weights.values()) or 1.0
-    return sum(hit) / len(terms), sum(w for t, w in weights.items() if t in forms) / total
+    return sum(t in forms for t in terms) / len(terms), sum(
+        w for t, w in weights.items() if t in forms
+    ) / total
 
 
-def _features(
-    q: Question, passages, i: int, span: Span, tokens, cosine, n: int, found, context
-) -> dict:
-    p = passages[i]
-    where = _flat(p.text + " " + p.title)
-    text = _flat(span.text)
-    entities = [_flat(e) for e in q.entities]
-    best_cos, cos = float(cosine.max()), float(cosine[n])
-    cross = 1.0 if q.language == "en" else 0.0
-    places = [place for place, a, b in p.matched if span.start < b and a < span.end]
-    fused = max(x.fused for x in passages) or 1.0
-    kinds = has_fitting(span.text, tokens, q.wants, q.unit, q.text)
-    return {
-        "cos": cos,
-        "cos_gap": cos - best_cos,
-        "cos_rank": 1.0 / (1 + int((cosine > cos).sum())),
-        "overlap": found[n][0],
-        "overlap_weighted": found[n][1],
-        "overlap_gap": found[n][1] - max(f[1] for f in found),
-        "context_overlap": context[1],
-        "passage_overlap": sum(_flat(t) in where for t in q.terms) / len(q.terms)
-        if q.terms
-        else 0.0,
-        "entities_sentence": sum(e in text for e in entities) / len(entities) if entities else 1.0,
-        "entities_passage": sum(e in where for e in entities) / len(entities) if entities else 1.0,
-        "no_entities": 0.0 if entities else 1.0,
-        "numbers_sentence": _numbers_found(q, span.text),
-        "number_conflict": float(bool(_conflict(q, span.text))),
-        "kind_sentence": 1.0 if kinds else 0.0,
-        "kind_context": 1.0 if kinds or not q.asks_span else 0.0,
-        "asks_span": 1.0 if q.asks_span else 0.0,
-        "passage_rank": 1.0 / (1 + i),
-        "fused": p.fused / fused,
-        "ranked_chunk": 1.0 if places else 0.0,
-        "chunk_place": 1.0 / (1 + min(places)) if places else 0.0,
-        "length": math.log(1 + len(span.text)),
-        "cross_lingual": cross,
-        "cross_lingual_cos_gap": cross * (cos - best_cos),
-    }
+class _Context:
+    """What the features of one question's candidates are computed from."""
+
+    def __init__(self, q: Question, passages, cosine, forms, overlaps, spans, tokens):  # noqa: PLR0913
+        self.q, self.passages, self.cosine, self.forms, self.overlaps = (
+            q,
+            passages,
+            cosine,
+            forms,
+            overlaps,
+        )
+        self.spans, self.tokens = spans, tokens
+        self.best_cos = float(cosine.max())
+        self.best_overlap = max(o[1] for o in overlaps)
+        self.top_fused = max(p.fused for p in passages) or 1.0
+        self.entities = [_flat(e) for e in q.entities]
+        self.asked = set(q.terms) | {e.lower() for e in q.entities}
+        self.flat_q = _flat(q.text)
+
+    def _neighbour(self, n: int, step: int) -> int | None:
+        m = n + step
+        same = 0 <= m < len(self.spans) and self.spans[m][0] == self.spans[n][0]
+        return m if same else None
+
+    def _kind(self, n: int | None) -> bool:
+        q = self.q
+        return n is not None and has_fitting(
+            self.spans[n][1].text, self.tokens[n], q.wants, q.unit, q.text
+        )
+
+    def features(self, n: int) -> dict[str, float]:
+        q, (i, span) = self.q, self.spans[n]
+        p = self.passages[i]
+        where, text = _flat(p.text + " " + p.title), _flat(span.text)
+        before, after = self._neighbour(n, -1), self._neighbour(n, 1)
+        places = [place for place, a, b in p.matched if span.start < b and a < span.end]
+        new = self.forms[n] - self.asked
+        cos = float(self.cosine[n])
+        return {
+            "cos": cos,
+            "cos_gap": cos - self.best_cos,
+            "overlap": self.overlaps[n][0],
+            "overlap_weighted": self.overlaps[n][1],
+            "overlap_gap": self.overlaps[n][1] - self.best_overlap,
+            "previous_overlap": self.overlaps[before][1] if before is not None else 0.0,
+            "next_overlap": self.overlaps[after][1] if after is not None else 0.0,
+            "novelty": len(new) / max(len(self.forms[n]), 1),
+            "kind_sentence": float(self._kind(n)),
+            "kind_next": float(self._kind(after)),
+            "entities_sentence": _share(self.entities, text),
+            "entities_passage": _share(self.entities, where),
+            "numbers_sentence": _numbers_found(q, span.text),
+            "other_subject": float(
+                bool(self.entities) and _other_subject(self.tokens[n], self.asked)
+            ),
+            "date_mismatch": float(bool(_other_number(q, span.text))),
+            "title_overlap": sum(_flat(t) in _flat(p.title) for t in q.terms) / len(q.terms)
+            if q.terms
+            else 0.0,
+            "passage_rank": 1.0 / (1 + i),
+            "fused": p.fused / self.top_fused,
+            "ranked_chunk": 1.0 if places else 0.0,
+            "chunk_place": 1.0 / (1 + min(places)) if places else 0.0,
+            "length": math.log(1 + len(span.text)),
+            "cross_lingual_cos_gap": (cos - self.best_cos) if q.language == "en" else 0.0,
+        }
+
+
+def _other_subject(tokens, asked: set[str]) -> bool:
+    """Whether the sentence is about another named thing than the question: a proper noun the
+    question does not name is its topic or subject ("미·영은 …" for a question about 한·미)."""
+    for t, nxt in zip(tokens, tokens[1:]):
+        if t.tag == "NNP" and nxt.form in ("은", "는", "이", "가") and nxt.tag in ("JX", "JKS"):
+            if t.form.lower() not in asked and _flat(t.form) not in {_flat(a) for a in asked}:
+                return True
+    return False
+
+
+def _share(entities: list[str], where: str) -> float:
+    return sum(e in where for e in entities) / len(entities) if entities else 1.0
 
 
 def _numbers_found(q: Question, text: str) -> float:
@@ -205,12 +263,12 @@ def _numbers_found(q: Question, text: str) -> float:
     return sum(n in found for n in numbers) / len(numbers)
 
 
-def _conflict(q: Question, text: str) -> str:
-    """A number of the question's unit that the text gives instead of the question's own
-    ("제57차" for a question about "제58차"), or ''."""
+def _other_number(q: Question, text: str, units=None) -> str:
+    """A number of one of the question's units (``units``: only those) that the text gives
+    instead of the question's own ("제57차" for "제58차", "1988년" for "1989년"), or ''."""
     said = [(n.replace(",", ""), normal_unit(u)) for n, u in _NUMBER_UNIT.findall(text) if u]
     for number, unit in q.numbers:
-        if not unit:
+        if not unit or (units is not None and unit not in units):
             continue
         others = [n for n, u in said if u == unit]
         if others and number not in others:
@@ -219,21 +277,103 @@ def _conflict(q: Question, text: str) -> str:
 
 
 def constraint_failure(q: Question, sentence: str, passage: Passage) -> str:
-    """What keeps a sentence from answering the question, or '': its passage gives another
-    number of the question's unit and not the question's own ("제57차", asked about "제58차"), or
-    a name of the question appears neither in the passage nor in its article's title. An English
-    question's names are not checked: they are English words and the articles may be Korean."""
-    conflict = _conflict(q, sentence) or (
-        _conflict(q, passage.text) if not _numbers_found(q, passage.text) else ""
-    )
-    if conflict:
-        return f"number:{conflict}"
-    if q.language == "ko":
-        where = _flat(passage.text + " " + passage.title)
-        missing = [e for e in q.entities if _flat(e) not in where]
-        if missing:
-            return f"entity:{missing[0]}"
-    return ""
+    """What keeps a sentence from answering the question, or '': it, or its passage and
+    article title where these do not give the question's own ordinal, names another one of the
+    series the question asks about ("제57차", asked about "제58차")."""
+    conflict = _other_number(q, sentence, ORDINAL_UNITS)
+    context = passage.text + " " + passage.title
+    if not conflict and _numbers_found(q, context) < 1:
+        conflict = _other_number(q, context, ORDINAL_UNITS)
+    return f"number:{conflict}" if conflict else ""
+
+
+def absent_names(q: Question, passages: list[Passage]) -> list[str]:
+    """The question's names (Korean ones) that no retrieved passage or title holds, even in
+    part: articles that never mention them cannot answer a question about them."""
+    if q.language != "ko":
+        return []
+    where = _flat(" ".join(p.text + " " + p.title for p in passages))
+    return [e for e in q.entities if re.search(r"[가-힣]", e) and not _named_in(e, where)]
+
+
+def _named_in(entity: str, where: str) -> bool:
+    """A name is held when it is, or every word of it is, or (a misspelt or partial form) a
+    run of two thirds of its characters is."""
+    words = [_flat(w) for w in entity.split()]
+    if all(w in where for w in words):
+        return True
+    flat = _flat(entity)
+    size = max(2, math.ceil(len(flat) * 2 / 3))
+    return any(flat[k : k + size] in where for k in range(len(flat) - size + 1))
+
+
+def lacks_kind(q: Question, allowed: list[Candidate]) -> bool:
+    """A question asking for a date or a number that none of the three best sentences can answer:
+    none holds a date, or a number of the asked unit, that the question does not hold itself."""
+    ranked = sorted(allowed, key=lambda c: -c.score)[:3]
+    return q.wants in ("date", "number") and not any(c.features["kind_sentence"] for c in ranked)
+
+
+def question_features(q: Question, passages: list[Passage], found: list[Candidate]) -> dict:
+    """The features of the whole question for the answerability model (``found`` scored)."""
+    allowed = sorted((c for c in found if not c.conflict), key=lambda c: -c.score)
+    entities = [e for e in q.entities if re.search(r"[가-힣]", e)]
+    absent = len(absent_names(q, passages))
+    out = {
+        "entities_anywhere": 1.0 - absent / len(entities) if entities else 1.0,
+        "no_entities": 0.0 if entities else 1.0,
+        "top_dense": max((p.dense for p in passages), default=0.0),
+        "terms": math.log(1 + len(q.terms)),
+        "asks_span": float(q.asks_span),
+        "cross_lingual": float(q.language == "en"),
+        "allowed": float(bool(allowed)),
+    }
+    return out | (_best_features(q, passages, allowed) if allowed else _NO_BEST)
+
+
+_NO_BEST = {
+    "score": -10.0,
+    "lead": 0.0,
+    "probability": 0.0,
+    "best_cos": 0.0,
+    "best_overlap": 0.0,
+    "best_novelty": 0.0,
+    "best_kind": 0.0,
+    "best_entities_sentence": 0.0,
+    "best_entities_passage": 0.0,
+    "best_specific_overlap": 0.0,
+    "kind_top3": 0.0,
+}
+
+
+def _best_features(q: Question, passages: list[Passage], allowed: list[Candidate]) -> dict:
+    """What the best allowed candidate says about whether the question is answered."""
+    best, f = allowed[0], allowed[0].features
+    lead = best.score - allowed[1].score if len(allowed) > 1 else 5.0
+    return {
+        "score": best.score,
+        "lead": min(lead, 5.0),
+        "probability": best.probability,
+        "best_cos": f["cos"],
+        "best_overlap": f["overlap_weighted"],
+        "best_novelty": f["novelty"],
+        "best_kind": f["kind_sentence"],
+        "best_entities_sentence": f["entities_sentence"],
+        "best_entities_passage": f["entities_passage"],
+        "best_specific_overlap": _specific_overlap(q, best, passages),
+        "kind_top3": float(any(c.features["kind_sentence"] for c in allowed[:3])),
+    }
+
+
+def _specific_overlap(q: Question, best: Candidate, passages: list[Passage]) -> float:
+    """Share of the question's terms that are not in the best sentence's article title (the
+    topic every sibling passage shares) that the sentence holds."""
+    title = _flat(passages[best.passage].title)
+    specific = [t for t in q.terms if _flat(t) not in title]
+    if not specific:
+        return 0.0
+    forms = _forms(best.span.text, best.tokens)
+    return sum(t in forms for t in specific) / len(specific)
 
 
 def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dict]]:
@@ -250,6 +390,7 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
         distance = min((abs(h - p.start) for h in hits), default=len(sentence)) / max(
             len(sentence), 1
         )
+        around = sentence[p.end : p.end + 1] + sentence[max(0, p.start - 1) : p.start]
         feats = {
             "fits": 1.0 if fits(p, q.wants, q.unit) else 0.0,
             "is_date": float("date" in kinds),
@@ -263,10 +404,7 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
             "full": float(p.full),
             "title_after": float(p.after in TITLES),
             "particle_match": float(bool(after_wh) and p.after == after_wh),
-            "bracketed": float(
-                sentence[p.end : p.end + 1] in ")’”'\""
-                or sentence[max(0, p.start - 1) : p.start] in "(‘“'\""
-            ),
+            "bracketed": float(any(ch in "()’‘”“'\"" for ch in around)),
             "position": p.start / max(len(sentence), 1),
             "wants_date": float(q.wants == "date"),
             "wants_number": float(q.wants == "number"),
@@ -289,32 +427,39 @@ def _particle_after_question_word(q: Question) -> str:
 
 
 @dataclass(frozen=True)
-class Logistic:
-    """A fitted logistic model over named features (standardised as fitted)."""
+class Linear:
+    """A fitted linear model over named features (standardised as fitted); ``logistic`` models
+    give probabilities, the listwise sentence scorer gives scores."""
 
     features: tuple[str, ...]
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
+    logistic: bool = True
 
-    def probabilities(self, rows: list[dict]) -> np.ndarray:
+    def scores(self, rows: list[dict]) -> np.ndarray:
         if not rows:
             return np.zeros(0)
         x = np.array([[r[f] for f in self.features] for r in rows], dtype=np.float64)
-        z = ((x - np.array(self.mean)) / np.array(self.scale)) @ np.array(
+        return ((x - np.array(self.mean)) / np.array(self.scale)) @ np.array(
             self.coef
         ) + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+
+    def probabilities(self, rows: list[dict]) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.scores(rows)))
 
 
 @dataclass(frozen=True)
 class Model:
-    """The fitted reader: the sentence and span models and the thresholds chosen on dev data."""
+    """The fitted reader: sentence scorer, answerability and span models, and the thresholds
+    chosen on development data."""
 
-    sentence: Logistic
-    span: Logistic
-    answer_threshold: float  # below it, abstain
+    sentence: Linear
+    answerable: Linear
+    span: Linear
+    answer_threshold: float  # answerability below it: abstain
+    answer_threshold_cross_lingual: float  # the same for an English question
     second_ratio: (
         float  # a second sentence is quoted when its probability reaches this share of the first's
     )
@@ -322,14 +467,28 @@ class Model:
     fitted_on: dict
 
 
+def score(model: Model, found: list[Candidate]) -> None:
+    """Set each candidate's score, and its probability among the allowed ones."""
+    scores = model.sentence.scores([c.features for c in found])
+    for c, s in zip(found, scores):
+        c.score = float(s)
+    allowed = [c for c in found if not c.conflict]
+    if allowed:
+        top = max(c.score for c in allowed)
+        weights = [math.exp(c.score - top) for c in allowed]
+        for c, w in zip(allowed, weights):
+            c.probability = w / sum(weights)
+
+
 @functools.lru_cache(maxsize=2)
 def load_model(path: Path = MODEL_FILE) -> Model:
     """The shipped model (``rag fit`` writes it)."""
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    parts = [Linear(**_tuples(raw[k])) for k in ("sentence", "answerable", "span")]
     return Model(
-        Logistic(**_tuples(raw["sentence"])),
-        Logistic(**_tuples(raw["span"])),
+        *parts,
         raw["answer_threshold"],
+        raw["answer_threshold_cross_lingual"],
         raw["second_ratio"],
         raw["short_threshold"],
         raw.get("fitted_on", {}),

@@ -1,7 +1,8 @@
 """Candidate answers inside a sentence: noun phrases from Kiwi morphemes, and the kinds of thing
 each one can be (a date, a number with its unit, a name, an acronym).
 
-    >>> [c.text for c in phrases("2026년까지 ‘미래연합군사령부 완전운용능력(FOC)’ 검증을 추진하기로 합의했다.")][:3]
+    >>> sentence = "2026년까지 ‘미래연합군사령부 완전운용능력(FOC)’ 검증을 추진하기로 합의했다."
+    >>> [c.text for c in phrases(sentence)][:3]
     ['2026년', '미래연합군사령부 완전운용능력', 'FOC']
 
 A phrase is a run of nouns, numbers, Latin words and their counters (with the middle dots,
@@ -15,8 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..keywords import analyze_tokens
-from .question import normal_unit
+from ..keywords import Morpheme, analyze_tokens
+from .question import NUMERALS, unit_after
 
 NOUNISH = ("NNG", "NNP", "NNB", "NR", "NP", "SN", "SL", "SH", "XPN", "XSN", "XR")
 JOINERS = {"·", "-", "~", "%", "–", "/", "&", "."}
@@ -82,16 +83,18 @@ class Phrase:
         return kinds_of(self)
 
     def unit(self) -> str:
-        """The counter of a number ("16곳" → 개, "3.5%" → %), or ''."""
-        tags = [t for _, t in self.tokens]
-        if "SN" not in tags:
-            return ""
-        after = [f for f, t in self.tokens[tags.index("SN") + 1 :] if t != "SN"]
-        return (
-            normal_unit("".join(after[:2]) if after[:2] == ["번", "째"] else after[0])
-            if after
-            else ""
+        """The unit of a number in the phrase ("16곳" → 개, "3.5%" → %, "100만 명" → 명), or ''."""
+        at = next(
+            (
+                k
+                for k, (f, t) in enumerate(self.tokens)
+                if t == "SN" or (t == "MM" and f in NUMERALS)
+            ),
+            None,
         )
+        if at is None:
+            return ""
+        return unit_after([Morpheme(f, t, 0, 0) for f, t in self.tokens], at)
 
 
 def kinds_of(p: Phrase) -> set[str]:
@@ -100,7 +103,7 @@ def kinds_of(p: Phrase) -> set[str]:
     kinds = set()
     if DATE.fullmatch(p.text.strip()):
         kinds.add("date")
-    elif "SN" in tags or "NR" in tags:
+    elif "SN" in tags or "NR" in tags or any(t == "MM" and f in NUMERALS for f, t in p.tokens):
         kinds.add("number")
     if "NNP" in tags or (tags & {"SL", "SH"} and not tags & {"SN"}):
         kinds.add("named")
@@ -128,19 +131,37 @@ def phrases(sentence: str, tokens=None) -> list[Phrase]:
     tokens = tokens if tokens is not None else analyze_tokens([sentence])[0]
     out: dict[tuple[int, int], Phrase] = {}
     for run in _runs(tokens):
-        cuts = [k for k in range(len(run)) if k == 0 or _gap(sentence, run[k - 1], run[k])]
-        ends = [
-            k for k in range(len(run)) if k == len(run) - 1 or _gap(sentence, run[k], run[k + 1])
-        ]
-        for i in cuts:
-            for j in ends:
-                ends_well = run[j].tag in NOUNISH and run[j].tag != "XPN" or run[j].form == "%"
-                if i <= j < i + MAX_TOKENS and run[i].tag in NOUNISH and ends_well:
-                    p = _phrase(sentence, tokens, run, i, j)
-                    out.setdefault((p.start, p.end), p)
+        for p in _inside(sentence, tokens, run):
+            out.setdefault((p.start, p.end), p)
     for p in _words(sentence, tokens):
         out.setdefault((p.start, p.end), p)
     return sorted(out.values(), key=lambda p: (p.start, -p.end))
+
+
+def _inside(sentence: str, tokens, run: list) -> list[Phrase]:
+    """The phrases of one run: every stretch of whole words that starts on a noun or numeral
+    and ends on a noun or a percent sign."""
+    last = len(run) - 1
+    starts = [
+        i
+        for i in range(len(run))
+        if _starts(run[i]) and (i == 0 or _gap(sentence, run[i - 1], run[i]))
+    ]
+    ends = [
+        j
+        for j in range(len(run))
+        if _ends(run[j]) and (j == last or _gap(sentence, run[j], run[j + 1]))
+    ]
+    pairs = [(i, j) for i in starts for j in ends if i <= j < i + MAX_TOKENS]
+    return [_phrase(sentence, tokens, run, i, j) for i, j in pairs]
+
+
+def _starts(t) -> bool:
+    return t.tag in NOUNISH or t.tag == "MM"
+
+
+def _ends(t) -> bool:
+    return (t.tag in NOUNISH and t.tag != "XPN") or t.form == "%"
 
 
 PARTICLE_END = re.compile(
@@ -177,7 +198,8 @@ def _runs(tokens) -> list[list]:
         joins = (
             t.form in JOINERS and current and k + 1 < len(tokens) and tokens[k + 1].tag in NOUNISH
         )
-        if t.tag in NOUNISH or joins or (t.form == "%" and current):
+        numeral = t.tag == "MM" and t.form in NUMERALS  # "두 칸", "세 명"
+        if t.tag in NOUNISH or numeral or joins or (t.form == "%" and current):
             current.append(t)
         else:
             if current:
@@ -205,8 +227,10 @@ def has_fitting(text: str, tokens, wants: str, unit: str, question: str) -> bool
     if wants == "date":
         return any(m.group() not in question for m in DATE.finditer(text))
     if wants == "number":
-        said = [(n, normal_unit(u)) for n, u in _NUMBER.findall(text)]
-        return any(n not in question and (not unit or u == unit) for n, u in said)
+        return any(
+            _is_number(t) and t.form not in question and (not unit or unit_after(tokens, k) == unit)
+            for k, t in enumerate(tokens)
+        )
     if wants == "acronym":
         return any(w not in question for w in re.findall(r"[A-Z][A-Z0-9&-]{1,9}", text))
     if wants in ("person", "place", "organization", "name"):
@@ -214,4 +238,5 @@ def has_fitting(text: str, tokens, wants: str, unit: str, question: str) -> bool
     return True
 
 
-_NUMBER = re.compile(r"(\d[\d,.]*)\s?(%|퍼센트|번째|[가-힣]{1,2})?")
+def _is_number(t) -> bool:
+    return t.tag == "SN" or (t.tag == "MM" and t.form in NUMERALS)

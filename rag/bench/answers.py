@@ -86,7 +86,8 @@ def korquad(settings: Settings, split: str, articles: int | None = None, log=_lo
     write_corpus(selection.files, work / "corpus")
     settings = replace(settings, index_dir=work / "index")
     log(
-        f"KorQuAD {split}: indexing {len(selection.files)} paragraphs ({len(selection.left_out)} left out) …"
+        f"KorQuAD {split}: indexing {len(selection.files)} paragraphs ({len(selection.left_out)} "
+        "left out) …"
     )
     ingest([work / "corpus"], settings, quiet=True)
     log(f"KorQuAD {split}: {len(selection.questions)} questions …")
@@ -125,7 +126,8 @@ def seeds(settings: Settings, suite_name: str) -> dict:
 
 
 def run(settings: Settings, articles: int | None = None, log=_log) -> dict:
-    """Every figure of the module docstring; ``articles`` samples the first N articles of each split."""
+    """Every figure of the module docstring; ``articles`` samples the first N articles of each
+    split."""
     out = {"seeds_dev": seeds(settings, "seeds_dev"), "seeds_test": seeds(settings, "seeds_test")}
     for split in ("dev", "test"):
         out[f"korquad_{split}"] = korquad(settings, split, articles, log)
@@ -154,7 +156,8 @@ def format_table(result: dict) -> str:
             ask_ms = f"{m['ask']['p50_ms']} / {m['ask']['p95_ms']}" if "ask" in m else ""
             cells = " | ".join("" if m.get(k) is None else f"{m[k]:.3f}" for k in kq)
             lines.append(
-                f"| {split} {who} ({m['answerable']} + {m['left_out']} left out) | {cells} | {ask_ms} |"
+                f"| {split} {who} ({m['answerable']} + {m['left_out']} left out) | {cells} | "
+                f"{ask_ms} |"
             )
     seeds_cols = ["answer_correct", "abstention", "wrongful_abstention"]
     lines += ["", "| seeds | " + " | ".join(seeds_cols) + " | ask p50/p95 ms |", "|---" * 5 + "|"]

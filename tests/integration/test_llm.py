@@ -58,6 +58,20 @@ def llm_settings(seeds, url, **extra):
     )
 
 
+def test_an_llm_answer_about_another_meeting_is_removed(seed_settings, endpoint):
+    """The same answerability check as the extractive path's: asked about the 58th SCM, an LLM
+    that quotes the 57th's figure (a sentence its passage supports) is not answering."""
+    question = "제58차 SCM에서 한국 국방비를 GDP 대비 몇 퍼센트로 올리기로 했나?"
+
+    def reply(prompt):
+        n = passage_number(prompt, "3.5%")
+        return f"한미 양국은 한국 국방비를 GDP 대비 3.5%로 확대하는 데 공감했다 [{n}]."
+
+    a = ask(question, llm_settings(seed_settings, endpoint(reply).url))
+    assert "3.5%" not in a.answer.split("[")[0] or a.abstained
+    assert any("another number than the question asks (57차)" in n for n in a.notes), a.notes
+
+
 def test_llm_sentences_are_checked_and_unsupported_ones_removed(seed_settings, endpoint):
     server = endpoint(mixed_reply)
     tokens = []
