@@ -24,6 +24,7 @@ from ..keywords import KEEP_TAGS, analyze
 
 MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 QUOTE = re.compile(r"[“\"]([^”\"]{8,})[”\"]")
+OUTER_QUOTE = re.compile(r"“(.{8,})”")  # from the first opening to the last closing quote
 SHORT_ANSWER = re.compile(r"^\s*\*\*(.+?)\*\*\s*—\s*")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 NEGATION = {("않", "VX"), ("안", "MAG"), ("못", "MAG"), ("아니", "VCN"), ("없", "VA"), ("말", "VX")}
@@ -112,13 +113,17 @@ def check_sentence(
 
 def _unsupported(claim: str, evidence: str, min_coverage: float) -> str | None:
     """Why ``evidence`` does not support ``claim``, or None when it does."""
-    quotes = QUOTE.findall(claim)
+    outer = OUTER_QUOTE.search(claim)
+    if outer and not re.search(r"[가-힣]", claim[: outer.start()] + claim[outer.end() :]):
+        quotes = [outer.group(1)]  # an English frame around one quoted sentence, quotes inside it
+    else:
+        quotes = QUOTE.findall(claim)
     if quotes:
         flat = _normalise(evidence)
         missing = [q for q in quotes if _normalise(q) not in flat]
         if missing:
             return f"quote not in the cited text: {missing[0][:40]}"
-        if not re.search(r"[가-힣]", QUOTE.sub("", claim)):
+        if outer and quotes == [outer.group(1)] or not re.search(r"[가-힣]", QUOTE.sub("", claim)):
             return None  # an English frame around verbatim quotes
         # A Korean frame around the quote is a claim too: check it like any sentence.
     missing_numbers = _numbers(claim) - _numbers(evidence)

@@ -14,6 +14,8 @@ English question gets an English frame around the quoted Korean evidence.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..retrieve import Passage
 from .answer import ABSTAIN, Answer, Citation
 from .question import Question, analyse
@@ -50,8 +52,9 @@ def compose(
         return abstention(q, passages, found, absent, answerable)
     best = allowed[0]
     chosen = [best] + [c for c in allowed[1:2] if _worth_adding(c, best, model)]
-    chosen.sort(key=lambda c: (c.passage, c.span.start))  # passage order, then reading order
     short = short_answer(q, best, model)
+    if not short:  # passage order, then reading order; a short answer leads with its own sentence
+        chosen.sort(key=lambda c: (c.passage, c.span.start))
     body, citations, cited = quoted(chosen, passages, q.language, short)
     rest = [p for p in passages if p not in cited]
     return Answer(
@@ -79,7 +82,8 @@ def short_answer(q: Question, best: Candidate, model: Model) -> str:
     options = span_candidates(q, best)
     if not options:
         return ""
-    probabilities = model.span.probabilities([f for _, f in options])
+    scores = model.span.scores([f for _, f in options])
+    probabilities = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
     k = int(probabilities.argmax())
     return options[k][0].text if probabilities[k] >= model.short_threshold else ""
 

@@ -101,6 +101,9 @@ SPAN_FEATURES = (
     "wants_named",
     "wants_other",
     "whole_word",
+    "head_match",
+    "year_asked",
+    "day_asked",
 )
 
 
@@ -383,6 +386,12 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
     flat_q = _flat(q.text)
     hits = [t.start for t in candidate.tokens if t.form.lower() in set(q.terms)]
     after_wh = _particle_after_question_word(q)
+    years = q.wants == "date" and bool(
+        re.search(r"몇\s?년|연도|년도|해는|what year|which year", q.text)
+    )
+    days = q.wants == "date" and bool(
+        re.search(r"며칠|날짜|날은|몇\s?일|what date|which day", q.text)
+    )
     out = []
     for p in found:
         kinds = p.kinds
@@ -412,6 +421,11 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
             "wants_named": float(q.wants in ("place", "organization", "name", "acronym")),
             "wants_other": float(not q.asks_span),
             "whole_word": float(not p.before and not p.after),
+            "head_match": float(
+                bool(q.attribute) and (p.tokens[-1][0] == q.attribute or p.after == q.attribute)
+            ),
+            "year_asked": float(years and "년" in p.text),
+            "day_asked": float(days and "일" in p.text),
         }
         out.append((p, feats))
     return out
