@@ -575,7 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the parameters (default: the shipped rag/answering/model.json)",
     )
     p.add_argument(
-        "--cache", help="keep the featurised questions in this file and reuse them next time"
+        "--cache",
+        help="a directory to keep the indexes and retrieved passages in and reuse next time "
+        "(features and models are then refitted in a minute or two)",
     )
     p.set_defaults(func=cmd_fit)
 

@@ -112,13 +112,6 @@ class Settings:
     llm_timeout: float = _f(
         60.0, "Seconds to wait for the LLM before falling back to the extractive answer."
     )
-    abstain_threshold: float = _f(
-        0.55,
-        "Evidence score below which the answer abstains (calibrated on the seed dev questions).",
-    )
-    abstain_threshold_cross_lingual: float = _f(
-        0.3, "The same for an English question over Korean articles (semantic score only)."
-    )
     unsupported: str = _f(
         "remove",
         "What to do with answer sentences the citation checker rejects: 'remove' or 'flag'.",

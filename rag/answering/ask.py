@@ -25,7 +25,7 @@ from . import cite
 from .answer import ABSTAIN, Answer, Citation, date_basis, language_of
 from .compose import compose
 from .question import analyse
-from .reader import absent_names, constraint_failure
+from .reader import absent_names, constraint_failure, passage_countries
 
 
 class IndexedSentences:
@@ -179,14 +179,17 @@ def _meets(q, check: cite.SentenceCheck, passages) -> cite.SentenceCheck:
     """A supported claim whose every cited passage breaks a constraint of the question is not."""
     if not check.supported:
         return check
-    failures = [constraint_failure(q, check.text, passages[n - 1]) for n in check.cited]
+    failures = [
+        constraint_failure(q, check.text, passages[n - 1], passage_countries(passages[n - 1]))
+        for n in check.cited
+    ]
     failures = [
         f or (f"entity:{absent[0]}" if (absent := absent_names(q, [passages[n - 1]])) else "")
         for f, n in zip(failures, check.cited)
     ]
     if all(failures):
         what, _, value = failures[0].partition(":")
-        kind = "number" if what == "number" else "subject"
+        kind = {"number": "number", "country": "country"}.get(what, "subject")
         reason = f"about another {kind} than the question asks ({value})"
         return replace(check, supported=False, reason=reason)
     return check

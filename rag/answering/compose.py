@@ -24,6 +24,7 @@ from .reader import (
     Model,
     absent_names,
     candidates,
+    countries_asked,
     lacks_kind,
     load_model,
     question_features,
@@ -149,6 +150,13 @@ def _explain(q: Question, nearest: Candidate | None, absent: list[str]) -> str:
     kind, _, value = (nearest.conflict if nearest else "").partition(":")
     if kind == "number":
         asked = next((f"{n}{u}" for n, u in q.numbers if u and value.endswith(u)), "")
+        return (
+            f"기사에는 {asked}{_subject(asked)} 아니라 {value}에 관한 내용만 있습니다."
+            if ko
+            else f"The articles only cover {value}, not {asked}."
+        )
+    if kind == "country":
+        asked = "·".join(sorted(countries_asked(q)))
         return (
             f"기사에는 {asked}{_subject(asked)} 아니라 {value}에 관한 내용만 있습니다."
             if ko

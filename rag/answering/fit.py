@@ -97,12 +97,7 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
     of left-out paragraphs against indexes that lack them."""
     korquad, questions = _korquad_index(settings, work)
     index = open_index(korquad)
-    rng = random.Random(0)
-    pool_by_article: dict[int, list[str]] = {}
-    analysed = {q["id"]: analyse(q["question"]) for q in questions}
-    for q in questions:
-        names = [e for e in analysed[q["id"]].entities if re.search(r"[가-힣]", e)]
-        pool_by_article.setdefault(q["article"], []).extend(names)
+    swaps = _swaps(questions)
     out = []
     started = time.time()
     for n, q in enumerate(questions, 1):
@@ -111,12 +106,15 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
         out.append(
             {"question": q["question"], "passages": hits, "gold": gold, "kind": "answerable"}
         )
-        pool = [e for a, names in pool_by_article.items() if a != q["article"] for e in names]
-        swapped = _swapped(q["question"], [e for e in analysed[q["id"]].entities], pool, rng)
-        if swapped:
-            passages = search_index(index, swapped, korquad, k=5)
+        if swaps[q["id"]]:
+            passages = search_index(index, swaps[q["id"]], korquad, k=5)
             out.append(
-                {"question": swapped, "passages": passages, "gold": None, "kind": "swapped name"}
+                {
+                    "question": swaps[q["id"]],
+                    "passages": passages,
+                    "gold": None,
+                    "kind": "swapped name",
+                }
             )
         if n % 500 == 0:
             log(f"  {n} of {len(questions)} questions ({time.time() - started:.0f} s)")
@@ -126,7 +124,23 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
             out.append(
                 {"question": q["question"], "passages": passages, "gold": None, "kind": "near miss"}
             )
-    return out, index
+    return out
+
+
+def _swaps(questions: list[dict]) -> dict[str, str | None]:
+    """Each question with a Korean proper name of it replaced by one from another article (None
+    when it names none)."""
+    rng = random.Random(0)
+    entities = {q["id"]: analyse(q["question"]).entities for q in questions}
+    pool_by_article: dict[int, list[str]] = {}
+    for q in questions:
+        names = [e for e in entities[q["id"]] if re.search(r"[가-힣]", e)]
+        pool_by_article.setdefault(q["article"], []).extend(names)
+    swaps = {}
+    for q in questions:
+        pool = [e for a, names in pool_by_article.items() if a != q["article"] for e in names]
+        swaps[q["id"]] = _swapped(q["question"], list(entities[q["id"]]), pool, rng)
+    return swaps
 
 
 def _left_out_indexes(korquad: Settings, work: Path):
@@ -138,13 +152,14 @@ def _left_out_indexes(korquad: Settings, work: Path):
         selection = near_miss("dev", 0.1, seed=100 + draw)
         corpus, target = work / f"left-out-{draw}", work / f"left-out-{draw}-index"
         write_corpus(selection.files, corpus)
+        shutil.rmtree(target, ignore_errors=True)  # an unfinished run's
         shutil.copytree(korquad.index_dir, target)
         lacking = replace(korquad, index_dir=target)
         ingest([corpus], lacking, rebuild=True, quiet=True)
         yield lacking, selection.left_out
 
 
-def seed_instances(settings: Settings, work: Path) -> tuple[list[dict], object]:
+def seed_instances(settings: Settings, work: Path) -> list[dict]:
     """The seed development questions over the seed articles."""
     from ..eval.suites import load_suite
 
@@ -161,7 +176,7 @@ def seed_instances(settings: Settings, work: Path) -> tuple[list[dict], object]:
         out.append(
             {"question": row["question"], "passages": passages, "gold": gold, "kind": "seed"}
         )
-    return out, index
+    return out
 
 
 def _holds_gold(c: Candidate, passages, gold: dict | None) -> bool:
@@ -195,23 +210,30 @@ def featurise(instances: list[dict], embedder, index, log=_log) -> list[dict]:
 
 
 def instances(settings: Settings, cache: Path | None = None, log=_log) -> list[dict]:
-    """Every development instance, featurised (read from ``cache`` when it exists, written to it
-    when given: the models can then be refitted without asking the questions again)."""
+    """Every development instance, featurised. ``cache``, a directory, keeps the indexes and
+    the retrieved passages: the features and models can then be refitted without asking the
+    questions again (a temporary directory, removed afterwards, when not given)."""
     import pickle
 
-    if cache and Path(cache).exists():
-        return pickle.loads(Path(cache).read_bytes())
-    work = Path(tempfile.mkdtemp(prefix="rag-fit-"))
-    embedder = get_embedder(settings)
-    log("Asking KorQuAD's development questions (articles 0-69), three ways each …")
-    kq, kq_index = korquad_instances(settings, work, log)
-    featurise(kq, embedder, kq_index, log)
-    seeds, seed_index = seed_instances(settings, work)
-    featurise(seeds, embedder, seed_index, log)
-    out = kq + seeds
-    if cache:
-        Path(cache).write_bytes(pickle.dumps(out))
-    return out
+    work = Path(cache) if cache else Path(tempfile.mkdtemp(prefix="rag-fit-"))
+    asked = work / "asked.pickle"
+    try:
+        if asked.exists():
+            kq, seeds = pickle.loads(asked.read_bytes())
+        else:
+            work.mkdir(parents=True, exist_ok=True)
+            log("Asking KorQuAD's development questions (articles 0-69), three ways each …")
+            kq = korquad_instances(settings, work, log)
+            seeds = seed_instances(settings, work)
+            asked.write_bytes(pickle.dumps((kq, seeds)))
+        embedder = get_embedder(settings)
+        for found, index_dir in ((kq, "korquad-index"), (seeds, "seed-index")):
+            index = open_index(replace(settings, index_dir=work / index_dir))
+            featurise(found, embedder, index, log)
+        return kq + seeds
+    finally:
+        if not cache:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _standardised(rows: list[dict], features: tuple[str, ...]):

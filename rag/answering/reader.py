@@ -14,7 +14,8 @@
 3. Inside the chosen sentence every phrase is a candidate short answer, scored by a third model.
 
 A sentence whose passage gives another ordinal of the question's series ("제57차" for a question
-about "제58차") is never the answer (``constraint_failure``).
+about "제58차"), or names countries but not the one the question asks about ("한미" for a question
+about 일본), is never the answer (``constraint_failure``).
 """
 
 from __future__ import annotations
@@ -112,6 +113,70 @@ def _flat(text: str) -> str:
     return re.sub(r"[\s_·ㆍ・]", "", text.lower())
 
 
+# Korean news names countries by one syllable in pairs and triples: "한미" is 한국 and 미국.
+COUNTRY_SYLLABLES = {
+    "한": "한국",
+    "미": "미국",
+    "중": "중국",
+    "일": "일본",
+    "북": "북한",
+    "러": "러시아",
+    "영": "영국",
+    "독": "독일",
+    "불": "프랑스",
+    "호": "호주",
+}
+_S = "[" + "".join(COUNTRY_SYLLABLES) + "]"
+_COUNTRY_GROUP = re.compile(
+    rf"(?<![가-힣])({_S}(?:[·ㆍ・]?{_S}){{1,2}})[은는이가과와의을를도]?(?=[\s·,.'\"‘’“”()]|$)"
+)
+
+
+# Korean news is written from Korea: an article about 한국 need not name it.
+HOME_COUNTRY = "한국"
+# The names news uses beside CLDR's (대한민국, 오스트레일리아, 튀르키예 …).
+COUNTRY_ALIASES = ("한국", "남한", "호주", "터키", "미얀마", "버마", "유럽연합")
+
+
+@functools.cache
+def countries() -> frozenset[str]:
+    """Country names in Korean: CLDR's (from Babel) and the forms news uses instead."""
+    from babel import Locale
+
+    cldr = {
+        name for code, name in Locale("ko").territories.items() if re.fullmatch(r"[A-Z]{2}", code)
+    }
+    return frozenset(cldr | set(COUNTRY_ALIASES) | set(COUNTRY_SYLLABLES.values()))
+
+
+def countries_named(text: str, token_lists) -> set[str]:
+    """The countries a passage names: as proper nouns of its sentences' morphemes, or in an
+    abbreviated pair ("한·미") of its text."""
+    named = {t.form for tokens in token_lists for t in tokens if t.tag == "NNP"}
+    return (named & countries()) | set(abbreviated_countries(text))
+
+
+def passage_countries(passage: Passage) -> set[str]:
+    """The countries a passage or its article's title names."""
+    return countries_named(passage.text + " " + passage.title, analyze_tokens([passage.text]))
+
+
+def abbreviated_countries(text: str) -> list[str]:
+    """The countries of the abbreviated pairs and triples in ``text`` ("한·미·일": 한국, 미국,
+    일본)."""
+    found = []
+    for group in _COUNTRY_GROUP.findall(text):
+        syllables = re.sub(r"[·ㆍ・]", "", group)
+        if len(set(syllables)) == len(syllables):
+            found += [COUNTRY_SYLLABLES[c] for c in syllables]
+    return found
+
+
+def _names_held(text: str) -> str:
+    """``text`` flattened for name matching, with the countries its abbreviated pairs name."""
+    return _flat(text) + " " + " ".join(abbreviated_countries(text))
+
+
 @dataclass
 class Candidate:
     """A sentence of a passage that may answer the question."""
@@ -145,12 +210,16 @@ def candidates(
     weights = _term_weights(question.terms, forms)
     overlaps = [_overlap(question.terms, f, weights) for f in forms]
     context = _Context(question, passages, cosine, forms, overlaps, spans, tokens)
+    named = {
+        i: countries_named(
+            p.text + " " + p.title, [ts for (j, _), ts in zip(spans, tokens) if j == i]
+        )
+        for i, p in enumerate(passages)
+    }
     out = []
     for n, ((i, span), ts) in enumerate(zip(spans, tokens)):
-        features = context.features(n)
-        out.append(
-            Candidate(i, span, ts, features, constraint_failure(question, span.text, passages[i]))
-        )
+        conflict = constraint_failure(question, span.text, passages[i], named[i])
+        out.append(Candidate(i, span, ts, context.features(n), conflict))
     return out
 
 
@@ -209,7 +278,7 @@ class _Context:
     def features(self, n: int) -> dict[str, float]:
         q, (i, span) = self.q, self.spans[n]
         p = self.passages[i]
-        where, text = _flat(p.text + " " + p.title), _flat(span.text)
+        where, text = _names_held(p.text + " " + p.title), _names_held(span.text)
         before, after = self._neighbour(n, -1), self._neighbour(n, 1)
         places = [place for place, a, b in p.matched if span.start < b and a < span.end]
         new = self.forms[n] - self.asked
@@ -279,15 +348,29 @@ def _other_number(q: Question, text: str, units=None) -> str:
     return ""
 
 
-def constraint_failure(q: Question, sentence: str, passage: Passage) -> str:
+def constraint_failure(q: Question, sentence: str, passage: Passage, named=frozenset()) -> str:
     """What keeps a sentence from answering the question, or '': it, or its passage and
     article title where these do not give the question's own ordinal, names another one of the
-    series the question asks about ("제57차", asked about "제58차")."""
+    series the question asks about ("제57차", asked about "제58차"); or its passage names
+    countries (``named``) but none the question asks about ("한미" for a question about 일본)."""
     conflict = _other_number(q, sentence, ORDINAL_UNITS)
     context = passage.text + " " + passage.title
     if not conflict and _numbers_found(q, context) < 1:
         conflict = _other_number(q, context, ORDINAL_UNITS)
-    return f"number:{conflict}" if conflict else ""
+    if conflict:
+        return f"number:{conflict}"
+    asked = countries_asked(q)
+    if asked and named and not any(a in named or a in _flat(context) for a in asked):
+        return "country:" + "·".join(sorted(named))
+    return ""
+
+
+def countries_asked(q: Question) -> set[str]:
+    """The countries a Korean question names, but Korea (an article need not name it)."""
+    if q.language != "ko":
+        return set()
+    asked = (set(q.entities) & countries()) | set(abbreviated_countries(q.text))
+    return asked - {HOME_COUNTRY, "대한민국", "남한"}
 
 
 def absent_names(q: Question, passages: list[Passage]) -> list[str]:
@@ -295,7 +378,7 @@ def absent_names(q: Question, passages: list[Passage]) -> list[str]:
     part: articles that never mention them cannot answer a question about them."""
     if q.language != "ko":
         return []
-    where = _flat(" ".join(p.text + " " + p.title for p in passages))
+    where = _names_held(" ".join(p.text + " " + p.title for p in passages))
     return [e for e in q.entities if re.search(r"[가-힣]", e) and not _named_in(e, where)]
 
 
@@ -382,53 +465,60 @@ def _specific_overlap(q: Question, best: Candidate, passages: list[Passage]) -> 
 def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dict]]:
     """The phrases of a sentence with their features (see ``SPAN_FEATURES``)."""
     sentence = candidate.span.text
-    found = phrases(sentence, candidate.tokens)
-    flat_q = _flat(q.text)
     hits = [t.start for t in candidate.tokens if t.form.lower() in set(q.terms)]
-    after_wh = _particle_after_question_word(q)
-    years = q.wants == "date" and bool(
-        re.search(r"몇\s?년|연도|년도|해는|what year|which year", q.text)
-    )
-    days = q.wants == "date" and bool(
-        re.search(r"며칠|날짜|날은|몇\s?일|what date|which day", q.text)
-    )
-    out = []
-    for p in found:
-        kinds = p.kinds
-        words = [f for f, t in p.tokens if t.startswith(("NN", "SL", "SN", "SH", "XR"))]
-        distance = min((abs(h - p.start) for h in hits), default=len(sentence)) / max(
-            len(sentence), 1
-        )
-        around = sentence[p.end : p.end + 1] + sentence[max(0, p.start - 1) : p.start]
-        feats = {
-            "fits": 1.0 if fits(p, q.wants, q.unit) else 0.0,
-            "is_date": float("date" in kinds),
-            "is_number": float("number" in kinds),
-            "is_named": float("named" in kinds),
-            "is_acronym": float("acronym" in kinds),
-            "unit_match": float(bool(q.unit) and p.unit() == q.unit),
-            "in_question": sum(_flat(w) in flat_q for w in words) / len(words) if words else 1.0,
-            "distance": distance,
-            "tokens": math.log(1 + len(p.tokens)),
-            "full": float(p.full),
-            "title_after": float(p.after in TITLES),
-            "particle_match": float(bool(after_wh) and p.after == after_wh),
-            "bracketed": float(any(ch in "()’‘”“'\"" for ch in around)),
-            "position": p.start / max(len(sentence), 1),
-            "wants_date": float(q.wants == "date"),
-            "wants_number": float(q.wants == "number"),
-            "wants_person": float(q.wants == "person"),
-            "wants_named": float(q.wants in ("place", "organization", "name", "acronym")),
-            "wants_other": float(not q.asks_span),
-            "whole_word": float(not p.before and not p.after),
-            "head_match": float(
-                bool(q.attribute) and (p.tokens[-1][0] == q.attribute or p.after == q.attribute)
-            ),
-            "year_asked": float(years and "년" in p.text),
-            "day_asked": float(days and "일" in p.text),
-        }
-        out.append((p, feats))
-    return out
+    asked = _asked_for(q)
+    wanted = {
+        "wants_date": float(q.wants == "date"),
+        "wants_number": float(q.wants == "number"),
+        "wants_person": float(q.wants == "person"),
+        "wants_named": float(q.wants in ("place", "organization", "name", "acronym")),
+        "wants_other": float(not q.asks_span),
+    }
+    return [
+        (p, {**_phrase_features(q, p, sentence, hits, asked), **wanted})
+        for p in phrases(sentence, candidate.tokens)
+    ]
+
+
+def _asked_for(q: Question) -> dict:
+    """What the span features read from the question besides its kind: its flat text, the
+    particle after its question word, whether it asks for a year or a day."""
+    return {
+        "flat": _flat(q.text),
+        "particle": _particle_after_question_word(q),
+        "year": q.wants == "date"
+        and bool(re.search(r"몇\s?년|연도|년도|해는|what year|which year", q.text)),
+        "day": q.wants == "date"
+        and bool(re.search(r"며칠|날짜|날은|몇\s?일|what date|which day", q.text)),
+    }
+
+
+def _phrase_features(q: Question, p: Phrase, sentence: str, hits: list[int], asked: dict) -> dict:  # noqa: PLR0913
+    words = [f for f, t in p.tokens if t.startswith(("NN", "SL", "SN", "SH", "XR"))]
+    distance = min((abs(h - p.start) for h in hits), default=len(sentence))
+    around = sentence[p.end : p.end + 1] + sentence[max(0, p.start - 1) : p.start]
+    return {
+        "fits": 1.0 if fits(p, q.wants, q.unit) else 0.0,
+        "is_date": float("date" in p.kinds),
+        "is_number": float("number" in p.kinds),
+        "is_named": float("named" in p.kinds),
+        "is_acronym": float("acronym" in p.kinds),
+        "unit_match": float(bool(q.unit) and p.unit() == q.unit),
+        "in_question": sum(_flat(w) in asked["flat"] for w in words) / len(words) if words else 1.0,
+        "distance": distance / max(len(sentence), 1),
+        "tokens": math.log(1 + len(p.tokens)),
+        "full": float(p.full),
+        "title_after": float(p.after in TITLES),
+        "particle_match": float(bool(asked["particle"]) and p.after == asked["particle"]),
+        "bracketed": float(any(ch in "()’‘”“'\"" for ch in around)),
+        "position": p.start / max(len(sentence), 1),
+        "whole_word": float(not p.before and not p.after),
+        "head_match": float(
+            bool(q.attribute) and (p.tokens[-1][0] == q.attribute or p.after == q.attribute)
+        ),
+        "year_asked": float(asked["year"] and "년" in p.text),
+        "day_asked": float(asked["day"] and "일" in p.text),
+    }
 
 
 def _particle_after_question_word(q: Question) -> str:
