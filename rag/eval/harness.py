@@ -45,10 +45,10 @@ def run_suite(suite: Suite, settings: Settings, log=print, judge_llm: bool = Fal
     collection = (
         f"{settings.store_collection}_eval_{re.sub(r'[^a-z0-9_]', '_', suite.name.lower())}"[:63]
     )
-    settings = replace(
-        settings, index_dir=index_dir, store_collection=collection
-    )  # a server store: its own schema
-    ingest([suite.corpus], settings, rebuild=settings.store != "faiss", quiet=True)
+    settings = replace(settings, index_dir=index_dir, store_collection=collection)
+    # Anew every run: a server store keeps the suite's collection from the last one (the FAISS
+    # folder is new, so there is nothing to replace and the rebuild costs nothing).
+    ingest([suite.corpus], settings, rebuild=True, quiet=True)
     results = []
     started = time.time()
     for row in suite.questions:
