@@ -30,10 +30,7 @@ QUESTIONS = [
 @pytest.fixture(scope="session", params=["pgvector", "milvus"])
 def server(request, tmp_path_factory):
     """Settings for a server store holding the seed articles."""
-    if request.param == "pgvector":
-        url = request.getfixturevalue("pg_url")
-    else:
-        url = request.getfixturevalue("milvus_server").live_url()
+    url = request.getfixturevalue("pg_url" if request.param == "pgvector" else "milvus_url")
     settings = make_settings(
         tmp_path_factory.mktemp("unused"),
         store=request.param,
