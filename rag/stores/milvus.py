@@ -42,6 +42,10 @@ os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 PIECE = 16_000  # characters of article text per row (≤ 64 KB of UTF-8, the VARCHAR limit)
 BATCH = 500  # rows per insert, keys per "in [...]" filter
 TOPK = 16_384  # Milvus' largest limit
+# pymilvus pings every 10 s even when idle; Milvus Lite's gRPC server allows one ping per 5 min
+# and answers more with GOAWAY "too_many_pings", after which this process cannot reconnect: an
+# index idle for over a minute became unreachable. Ping no more than a default server permits.
+KEEPALIVE = {"grpc.keepalive_time_ms": 600_000, "grpc.keepalive_permit_without_calls": False}
 LOCK_STALE = 3600  # seconds after which a writer's lock row is taken as left by a crash
 CHUNK_FIELDS = ["row", "id", "article_key", "position", "start_pos", "end_pos", "text", "n_tokens"]
 ARTICLE_FIELDS = ["key", "source", "title", "published", "outlet", "content_hash"]
@@ -97,7 +101,7 @@ class MilvusStore:
             logging.ERROR
         )  # Lite's iterator warns on every query
         try:  # a busy server (Milvus Lite under a test run) can take seconds to accept a channel
-            return MilvusClient(uri=self.url, timeout=30)
+            return MilvusClient(uri=self.url, timeout=30, grpc_options=KEEPALIVE)
         except Exception as e:  # noqa: BLE001 - pymilvus raises several kinds for "not there"
             raise StoreUnavailable(
                 f"cannot connect to Milvus at {self.url} ({str(e).strip()[:200]})",

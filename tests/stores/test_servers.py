@@ -295,3 +295,23 @@ def test_eval_command_passes_on_the_store_for(server, tmp_path):
     [report] = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     assert report["passed"], report["metrics"]  # every figure meets the suite's thresholds
     assert report["metrics"]["questions"] == 71 and report["thresholds"]["answer_correct"] > 0
+
+
+def test_a_milvus_index_left_idle_still_answers(milvus_url, tmp_path):
+    """A long-running process (the web chat, the API) keeps its Milvus connection between
+    questions: after minutes without a call it must still reach the server. With pymilvus' own
+    keep-alive (a ping every 10 s) Milvus Lite closed the channel for good within two minutes."""
+    import time
+
+    from rag.stores.milvus import MilvusStore
+
+    settings = make_settings(
+        tmp_path / "unused", store="milvus", store_url=milvus_url, store_collection="idle"
+    )
+    ingest([SEEDS], settings, rebuild=True, quiet=True)
+    first = [p.chunk_id for p in search("전작권 전환", settings, k=3)]
+    for _ in range(3):  # each pause is past pymilvus' 30 s idle health check
+        time.sleep(35)
+        fresh = MilvusStore(milvus_url, "idle").load()  # a new client shares the idle channel
+        assert fresh.size() == open_index(settings).size() > 0
+    assert [p.chunk_id for p in search("전작권 전환", settings, k=3)] == first
