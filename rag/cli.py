@@ -57,6 +57,29 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_extract(args) -> int:
+    """What ingest would index from each file: its metadata and cleaned text."""
+    from dataclasses import asdict
+
+    from .articles import read_extraction
+
+    failed = 0
+    for name in args.files:
+        try:
+            e = read_extraction(Path(name))
+        except BadInput as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.json:
+            print(json.dumps(asdict(e), ensure_ascii=False))
+            continue
+        print(f"source:    {e.source}\ntitle:     {e.title}\npublished: {e.published or '?'}")
+        print(f"outlet:    {e.outlet or '?'}\nauthor:    {e.author or '?'}\n")
+        print(e.text + "\n")
+    return 2 if failed else 0
+
+
 def _passage_json(p) -> dict:
     return asdict(p)
 
@@ -114,7 +137,7 @@ def cmd_bench(args) -> int:
 
     settings = _settings(args)
     korquad = Path(args.korquad or KORQUAD_FILE)
-    if args.what != "web" and not korquad.is_file():
+    if args.what not in ("web", "extraction") and not korquad.is_file():
         raise BadInput(
             f"the KorQuAD dev set is not at {korquad}", "pass --korquad PATH/KorQuAD_v1.0_dev.json"
         )
@@ -130,6 +153,11 @@ def cmd_bench(args) -> int:
         stores = {name: urls.get(name, "") for name in args.stores.split(",")}
         result = run_stores(settings, korquad, args.articles, args.questions, stores)
         print(format_stores(result))
+    elif args.what == "extraction":
+        from .bench import extraction
+
+        result = extraction.run(args.articles)
+        print(extraction.format_table(result))
     elif args.what == "answers":
         from .bench import answers
 
@@ -457,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("extract", help="print what ingest would index from files (no index)")
+    p.add_argument("files", nargs="+", help=".txt/.md/.html files")
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.set_defaults(func=cmd_extract)
+
     p = common(sub.add_parser("search", help="ranked passages for a query"))
     p.add_argument("query", nargs="?")
     p.add_argument("-k", type=int, help="number of passages (default 5)")
@@ -521,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = common(
         sub.add_parser("bench", help="benchmarks: retrieval quality or stage-by-stage performance")
     )
-    p.add_argument("what", choices=["retrieval", "answers", "perf", "web", "stores"])
+    p.add_argument("what", choices=["retrieval", "answers", "perf", "web", "stores", "extraction"])
     p.add_argument("--small", action="store_true", help="perf: the small CI sample")
     p.add_argument(
         "--large",
@@ -541,7 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--korquad", help="path to KorQuAD_v1.0_dev.json (default: the copy in rag/data/korquad/)"
     )
     p.add_argument(
-        "--articles", type=int, help="only the first N KorQuAD articles (a quick sample)"
+        "--articles",
+        type=int,
+        help="only the first N KorQuAD articles (extraction: pages per split), a quick sample",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
     p.add_argument(

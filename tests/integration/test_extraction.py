@@ -1,0 +1,99 @@
+"""Reading web pages: trafilatura's body, title and date with the Korean furniture rules on top;
+`rag extract` as a subprocess; the extraction benchmark's metric and command."""
+
+import gzip
+import json
+
+import pytest
+from helpers import ROOT, run_cli
+
+from rag.articles import extract, read_extraction
+from rag.bench import extraction
+from rag.errors import BadInput
+
+PAGES = ROOT / "rag" / "data" / "article-extraction"
+TRUTH = json.loads((PAGES / "ground-truth.json").read_text(encoding="utf-8"))
+
+KOREAN_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<title>한미, 조선 협력 확대 합의 | 가상일보</title>
+<meta property="og:title" content="한미, 조선 협력 확대 합의">
+<meta property="og:site_name" content="가상일보">
+<meta property="article:published_time" content="2025-11-14T09:30:00+09:00">
+<meta name="author" content="김철수 기자">
+</head><body>
+<nav><a href="/">홈</a> <a href="/politics">정치</a> <a href="/economy">경제</a></nav>
+<article><h1>한미, 조선 협력 확대 합의</h1>
+<p>한국과 미국은 14일 워싱턴에서 장관급 회의를 열고 조선 분야 협력을 확대하기로 합의했다.
+양국은 함정 정비와 공동 건조를 논의하는 실무 협의체를 내년 상반기에 출범시키기로 했다.</p>
+<p>산업통상자원부 장관은 회의 뒤 기자들과 만나 "양국 조선소 사이의 인력 교류도 늘릴 것"이라고
+말했다. 미국 측은 한국 조선사의 미국 내 투자 계획을 환영한다는 입장을 밝혔다.</p>
+<p>이번 회의는 지난 8월 정상회담 이후 처음 열린 장관급 경제 협의로, 양측은 공급망과 에너지 분야의
+후속 과제도 점검했다. 다음 회의는 서울에서 열린다.</p>
+<p>무단 전재 및 재배포 금지</p>
+</article>
+<aside><h3>많이 본 뉴스</h3><ul><li>오늘의 날씨</li><li>주식 시황</li></ul></aside>
+<footer>Copyright 가상일보. All rights reserved.</footer>
+</body></html>"""
+
+
+def test_a_korean_news_page_gives_body_title_date_outlet_and_author(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(KOREAN_PAGE, encoding="utf-8")
+    e = read_extraction(page)
+    assert (e.title, e.published, e.outlet, e.author) == (
+        "한미, 조선 협력 확대 합의",
+        "2025-11-14",
+        "가상일보",
+        "김철수 기자",
+    )
+    assert "조선 분야 협력을 확대하기로 합의했다" in e.text and "다음 회의는 서울에서" in e.text
+    for furniture in ("정치", "많이 본 뉴스", "주식 시황", "무단 전재", "All rights reserved"):
+        assert furniture not in e.text, furniture
+
+
+def test_a_page_with_no_article_is_refused_with_a_reason(tmp_path):
+    with pytest.raises(BadInput, match="no article text"):
+        extract(b"<html><body><script>var x = 1;</script></body></html>", tmp_path / "a.html")
+
+
+def test_a_benchmark_page_is_read_close_to_its_true_body():
+    page_id = sorted(TRUTH)[0]  # a development page
+    with gzip.open(PAGES / "html" / f"{page_id}.html.gz", "rt", encoding="utf-8") as f:
+        html = f.read()
+    e = extract(html.encode("utf-8"), PAGES / "page.html")
+    tp, fp, fn = extraction.page_counts(TRUTH[page_id]["articleBody"], e.text)
+    assert tp > 0.8 and e.title
+
+
+def test_the_benchmark_metric_counts_shingles_per_page():
+    true = "one two three four five six"
+    assert extraction.page_counts(true, true) == (1.0, 0.0, 0.0)
+    assert extraction.page_counts(true, "") == (0.0, 0.0, 1.0)
+    tp, fp, fn = extraction.page_counts(true, "one two three four five six seven eight")
+    assert (tp, fp, fn) == (3 / 5, 2 / 5, 0.0)  # 3 shingles shared, 2 extra
+    s = extraction.scores([(1.0, 0.0, 0.0), (0.5, 0.5, 0.0)])
+    assert s["precision"] == 0.75 and s["recall"] == 1.0 and s["f1"] == round(1.5 / 1.75, 4)
+
+
+def test_rag_extract_prints_what_ingest_would_index(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(KOREAN_PAGE, encoding="utf-8")
+    seed = ROOT / "rag" / "data" / "seeds" / "003_6ef1ca8856d1c790.txt"
+    out = run_cli("extract", "--json", str(page), str(seed), str(tmp_path / "missing.html"))
+    assert out.returncode == 2 and "missing.html" in out.stderr  # the others still printed
+    first, second = (json.loads(line) for line in out.stdout.splitlines())
+    assert first["source"] == "page.html" and first["published"] == "2025-11-14"
+    assert second["title"].startswith("한미, 경제안보 이슈") and second["outlet"] == "연합뉴스"
+    plain = run_cli("extract", str(page))
+    assert plain.returncode == 0 and "author:    김철수 기자" in plain.stdout
+
+
+def test_rag_bench_extraction_compares_with_trafilatura_on_dev_and_test(tmp_path):
+    out = run_cli("bench", "extraction", "--articles", "8", "--out", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert set(result) == {"dev", "test"}
+    for split in result.values():
+        assert split["pages"] == 8
+        assert split["ours"]["f1"] > 0.8 and split["trafilatura"]["f1"] > 0.8
+    assert "trafilatura" in out.stdout and "dev" in out.stdout
