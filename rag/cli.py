@@ -205,6 +205,7 @@ def answer_json(answer) -> dict:
                 "text": c.text,
                 "start": c.start,
                 "end": c.end,
+                "also_in": list(c.also_in),
             }
             for c in answer.citations
         ],
@@ -228,6 +229,9 @@ def print_answer(answer) -> None:
             f"[{c.n}] {c.title} · {c.outlet or '?'} · {c.published or 'date unknown'} "
             f"({c.source}, {c.chunk_id})"
         )
+        if c.also_in:
+            also = "also in" if answer.language == "en" else "같은 기사:"
+            print(f"    ({also} {', '.join(c.also_in)})")
         print(f"    “{c.text}”")
     if answer.abstained and answer.passages:
         print(

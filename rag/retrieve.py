@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import copies
 from .chunking import count_tokens
 from .embeddings import get_embedder
 from .errors import BadInput
@@ -62,6 +63,7 @@ class Passage:
     keyword: float
     fused: float
     matched: tuple[tuple[int, int, int], ...]
+    also_in: tuple[str, ...] = ()  # outlets (or files) of the story's other copies
 
 
 def check_query(text: str, settings: Settings, what: str = "query") -> str:
@@ -176,11 +178,16 @@ def _scored(
 
 def _passages(index, found: Candidates, order: list[int], budget: int, k: int) -> list[Passage]:
     """The top ``k`` candidates in ``order``, each grown into its context window; a candidate
-    already inside a better passage's window is marked there instead."""
+    already inside a better passage's window is marked there instead. A story published in several
+    copies is shown once, at its best-ranked copy, which names the others (``also_in``)."""
     windows = index.windows([int(found.rows[i]) for i in order])
+    story = copies.stories(found.articles, found.vectors)
     out: list[Passage] = []
+    shown: dict[str, str] = {}  # story → the key of the copy shown
     for place, (i, window) in enumerate(zip(order, windows)):
         chunk, a = found.chunks[i], found.articles[i]
+        if shown.setdefault(story[a.key], a.key) != a.key:
+            continue  # another copy of a story already shown
         matched = ((place, chunk.start, chunk.end),)
         host = next(
             (
@@ -212,9 +219,19 @@ def _passages(index, found: Candidates, order: list[int], budget: int, k: int) -
                     len(out) + 1,
                     *scores,
                     matched,
+                    _other_copies(a, story, found.articles),
                 )
             )
     return out
+
+
+def _other_copies(article, story: dict[str, str], articles: list) -> tuple[str, ...]:
+    names = {
+        copies.copy_name(c): None
+        for c in articles
+        if c.key != article.key and story[c.key] == story[article.key]
+    }
+    return tuple(n for n in names if n != copies.copy_name(article))
 
 
 def _candidates(index, qvec, tokens: list[str], depth: int, filters) -> np.ndarray:

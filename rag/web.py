@@ -68,6 +68,9 @@ def render_answer(answer) -> tuple[str, list]:
         )
         where = f"{as_text(c.outlet or '출처 미상')} · {as_text(c.published or '날짜 미상')}"
         header = f"**{as_text(c.title)}**  \n{where} · {as_text(c.source)}"
+        if c.also_in:
+            also = "같은 기사:" if answer.language == "ko" else "Also in"
+            header += f"  \n{also} {as_text(', '.join(c.also_in))}"
         elements.append(cl.Text(name=marker, content=f"{header}\n\n{highlighted}", display="side"))
     if answer.abstained and answer.passages:
         related = "\n".join(

@@ -14,6 +14,8 @@ echo "Evaluation suites, dev and test (fail the build on a missed threshold):"
 .venv/bin/rag eval --meta --report reports/eval  # dev and test suites side by side; gates on both
 echo "Answer benchmark sample (reader vs the legacy composer, 3 KorQuAD articles per split; full run: rag bench answers):"
 .venv/bin/rag bench answers --articles 3 --out reports/answers-small.json
+echo "Article extraction benchmark (ours vs trafilatura alone, dev and test pages, ~10 s):"
+.venv/bin/rag bench extraction --out reports/extraction.json
 echo "Performance sample (figures only, no thresholds; full run: rag bench perf):"
 .venv/bin/rag bench perf --small --out reports/perf-small.json
 echo "Server stores sample (FAISS vs PostgreSQL vs Milvus on 2 KorQuAD articles; full run: rag bench stores):"

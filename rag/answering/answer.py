@@ -25,6 +25,7 @@ class Citation:
     text: str
     start: int
     end: int
+    also_in: tuple[str, ...] = ()  # the story's other copies (outlets or files)
 
     @classmethod
     def of(cls, n: int, passage: Passage, text: str, start: int, end: int) -> "Citation":
@@ -39,6 +40,7 @@ class Citation:
             text,
             start,
             end,
+            passage.also_in,
         )
 
 
