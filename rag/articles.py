@@ -25,6 +25,7 @@ from .errors import BadInput
 CLEANER_VERSION = 2  # 2: web pages read by trafilatura
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+SHORT_PAGE = 200  # characters: a web page's body this short is checked to be an article
 METADATA_FILE = "metadata.json"
 
 # Whole lines that are page furniture, not article text (share/scrap/comment buttons…).
@@ -248,9 +249,16 @@ def _page_text(text: str, path: Path) -> tuple[str, dict[str, str]]:
         return text, {}
     import trafilatura
 
-    doc = trafilatura.bare_extraction(
-        text, include_comments=False, favor_precision=True, with_metadata=True
+    read = functools.partial(
+        trafilatura.bare_extraction,
+        text,
+        include_comments=False,
+        favor_precision=True,
+        with_metadata=True,
     )
+    doc = read()
+    if doc is not None and len(doc.text or "") < SHORT_PAGE and read(no_fallback=True) is None:
+        doc = None  # only the fallback extractors found text: a menu or a link list, no article
     if doc is None:
         return "", {"page": "yes"}
     fields = {k: getattr(doc, k) or "" for k in ("title", "date", "author", "sitename")}

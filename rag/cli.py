@@ -48,13 +48,42 @@ def _lines(path: str) -> list[str]:
 
 
 def cmd_ingest(args) -> int:
+    from .fetch import is_url
     from .indexing import ingest
 
     settings = _settings(args)
-    paths = [Path(p) for p in args.paths] or [Path(settings.seeds_dir)]
-    report = ingest(paths, settings, rebuild=args.rebuild, quiet=args.quiet)
+    sources = [p if is_url(p) else Path(p) for p in args.paths] or [Path(settings.seeds_dir)]
+    report = ingest(sources, settings, rebuild=args.rebuild, quiet=args.quiet)
     print(report.summary())
     return 0
+
+
+def _seconds(text: str) -> float:
+    """'30m', '1h', '90s' or a plain number of seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except ValueError:
+        raise BadInput(f"--every {text!r} is not a duration", "use e.g. 30m, 1h or 90s") from None
+
+
+def cmd_watch(args) -> int:
+    """Ingest the URLs (feeds, sitemaps, pages) again and again: only what changed is fetched."""
+    from .indexing import ingest
+
+    settings, every = _settings(args), _seconds(args.every)
+    rounds = 0
+    try:
+        while True:
+            report = ingest(list(args.urls), settings, quiet=True)
+            print(time.strftime("%Y-%m-%d %H:%M:%S"), report.summary(), flush=True)
+            rounds += 1
+            if args.rounds and rounds >= args.rounds:
+                return 0
+            time.sleep(every)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 0
 
 
 def cmd_extract(args) -> int:
@@ -482,12 +511,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = common(
         sub.add_parser("ingest", help="index article files (default: the bundled seed articles)")
     )
-    p.add_argument("paths", nargs="*", help=".txt/.md/.html files or folders")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        help=".txt/.md/.html files or folders, or http(s) URLs of pages, RSS/Atom feeds, sitemaps",
+    )
     p.add_argument(
         "--rebuild", action="store_true", help="ignore the existing index and build it anew"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
+
+    p = common(sub.add_parser("watch", help="keep an index current with feeds or sitemaps"))
+    p.add_argument("urls", nargs="+", help="http(s) URLs of RSS/Atom feeds, sitemaps or pages")
+    p.add_argument("--every", default="30m", help="time between rounds: 30m, 1h, 90s")
+    p.add_argument("--rounds", type=int, default=0, help="stop after N rounds (default: never)")
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("extract", help="print what ingest would index from files (no index)")
     p.add_argument("files", nargs="+", help=".txt/.md/.html files")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import stores
+from . import fetch, stores
 from .articles import CLEANER_VERSION, Article, find_article_files, read_article
 from .chunking import CHUNKER_VERSION, Chunk, chunk_article, evidence_sentences
 from .embeddings import get_embedder, model_fingerprint
@@ -122,13 +122,19 @@ class Plan:
         return not self.dim
 
 
-def plan(paths: list[Path], current: Store | None, report: IngestReport) -> Plan:
-    """Read the article files under ``paths``; compare them with the index's catalog. A file that
+def plan(
+    sources: list, current: Store | None, report: IngestReport, settings: Settings | None = None
+) -> Plan:
+    """Read the article files under ``sources`` (paths, and http(s) URLs of pages, feeds and
+    sitemaps, fetched by ``fetch``); compare them with the index's catalog. A file or URL that
     cannot be read is skipped with its reason and keeps whatever version the index already had;
-    an article whose file is gone from a folder being ingested is removed."""
+    an article whose file is gone from a folder being ingested is removed (a URL's never is)."""
+    urls, paths = fetch.split_sources(sources)
     files, report.skipped = find_article_files(paths)
     catalog = current.catalog() if current else {}
     fresh = [a for a in (_read(path, catalog, report) for path in files) if a is not None]
+    if urls:
+        fresh += fetch.articles_from_urls(urls, settings or Settings(), catalog, report)
     seen = {str(path.resolve()) for path in files}
     roots = [p.resolve() for p in paths if p.is_dir()]
 
@@ -287,9 +293,10 @@ def changes(
 
 
 def ingest(
-    paths: list[Path], settings: Settings, rebuild: bool = False, quiet: bool = False
+    paths: list, settings: Settings, rebuild: bool = False, quiet: bool = False
 ) -> IngestReport:
-    """Bring the index up to date with the article files under ``paths``.
+    """Bring the index up to date with the article files under ``paths`` (folders, files, and
+    http(s) URLs given as strings: pages, feeds and sitemaps).
 
     Unchanged articles keep their chunks and vectors; a changed article is re-chunked and
     replaced (chunks whose text already has a vector reuse it); an article whose file is gone
@@ -303,7 +310,7 @@ def ingest(
     with store.writing():
         current = None if rebuild else _load_or_none(store, expected)
         replaced = _same_model_index(store, expected) if rebuild else None
-        todo = plan(paths, current, report)
+        todo = plan(paths, current, report, settings)
         if current is not None and not todo.fresh and not todo.removed:
             report.chunks = current.size()  # nothing to write
         else:

@@ -119,6 +119,13 @@ class Settings:
     max_question_chars: int = _f(
         2000, "Longest question accepted; longer ones get a clear message."
     )
+    fetch_timeout: float = _f(20.0, "Seconds to wait for a web server (each connect or read).")
+    fetch_delay: float = _f(
+        1.0, "Seconds between two requests to one web host (one request at a time per host)."
+    )
+    feed_items: int = _f(
+        200, "Newest items read from one feed or sitemap per ingest; the rest are reported."
+    )
 
     def describe(self) -> list[tuple[str, object, str]]:
         """(name, value, help) for every field."""

@@ -48,6 +48,23 @@ def _filters() -> Filters:
     )
 
 
+def _citation_panel(answer, c, marker: str):
+    """The side panel of citation ``c``: its article's header and passage, the quote in bold."""
+    passage = next((p for p in answer.passages if p.chunk_id == c.chunk_id), None)
+    text = passage.text if passage else c.text
+    highlighted = (
+        as_text(text).replace(as_text(c.text), f"**{as_text(c.text)}**")
+        if c.text in text
+        else as_text(text)
+    )
+    where = f"{as_text(c.outlet or '출처 미상')} · {as_text(c.published or '날짜 미상')}"
+    header = f"**{as_text(c.title)}**  \n{where} · {as_text(c.source)}"
+    if c.also_in:
+        also = "같은 기사:" if answer.language == "ko" else "Also in"
+        header += f"  \n{also} {as_text(', '.join(c.also_in))}"
+    return cl.Text(name=marker, content=f"{header}\n\n{highlighted}", display="side")
+
+
 def render_answer(answer) -> tuple[str, list]:
     """Markdown for the answer (markers as links) and the side-panel elements they open."""
     body = as_text(answer.answer)
@@ -59,19 +76,7 @@ def render_answer(answer) -> tuple[str, list]:
     for c in answer.citations:
         marker = f"[{c.n}]"
         body = body.replace(as_text(marker), marker)  # Chainlit links an element's name to it
-        passage = next((p for p in answer.passages if p.chunk_id == c.chunk_id), None)
-        text = passage.text if passage else c.text
-        highlighted = (
-            as_text(text).replace(as_text(c.text), f"**{as_text(c.text)}**")
-            if c.text in text
-            else as_text(text)
-        )
-        where = f"{as_text(c.outlet or '출처 미상')} · {as_text(c.published or '날짜 미상')}"
-        header = f"**{as_text(c.title)}**  \n{where} · {as_text(c.source)}"
-        if c.also_in:
-            also = "같은 기사:" if answer.language == "ko" else "Also in"
-            header += f"  \n{also} {as_text(', '.join(c.also_in))}"
-        elements.append(cl.Text(name=marker, content=f"{header}\n\n{highlighted}", display="side"))
+        elements.append(_citation_panel(answer, c, marker))
     if answer.abstained and answer.passages:
         related = "\n".join(
             f"- {as_text(p.title)} ({as_text(p.published or '날짜 미상')}): "
