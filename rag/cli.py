@@ -166,7 +166,7 @@ def cmd_bench(args) -> int:
 
     settings = _settings(args)
     korquad = Path(args.korquad or KORQUAD_FILE)
-    if args.what not in ("web", "extraction") and not korquad.is_file():
+    if args.what not in ("web", "extraction", "dates") and not korquad.is_file():
         raise BadInput(
             f"the KorQuAD dev set is not at {korquad}", "pass --korquad PATH/KorQuAD_v1.0_dev.json"
         )
@@ -182,6 +182,11 @@ def cmd_bench(args) -> int:
         stores = {name: urls.get(name, "") for name in args.stores.split(",")}
         result = run_stores(settings, korquad, args.articles, args.questions, stores)
         print(format_stores(result))
+    elif args.what == "dates":
+        from .bench import dates
+
+        result = dates.run()
+        print(dates.format_table(result))
     elif args.what == "extraction":
         from .bench import extraction
 
@@ -235,6 +240,7 @@ def answer_json(answer) -> dict:
                 "start": c.start,
                 "end": c.end,
                 "also_in": list(c.also_in),
+                "dates": [asdict(d) for d in c.dates],
             }
             for c in answer.citations
         ],
@@ -248,6 +254,8 @@ def answer_json(answer) -> dict:
 
 
 def print_answer(answer) -> None:
+    from .dates import annotate
+
     print(answer.answer)
     for note in answer.notes:
         print(f"  note: {note}")
@@ -261,7 +269,7 @@ def print_answer(answer) -> None:
         if c.also_in:
             also = "also in" if answer.language == "en" else "같은 기사:"
             print(f"    ({also} {', '.join(c.also_in)})")
-        print(f"    “{c.text}”")
+        print(f"    “{annotate(c.text, list(c.dates), c.start)}”")
     if answer.abstained and answer.passages:
         print(
             "\nRelated reading (not the answer):"
@@ -597,7 +605,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = common(
         sub.add_parser("bench", help="benchmarks: retrieval quality or stage-by-stage performance")
     )
-    p.add_argument("what", choices=["retrieval", "answers", "perf", "web", "stores", "extraction"])
+    p.add_argument(
+        "what",
+        choices=["retrieval", "answers", "perf", "web", "stores", "extraction", "dates"],
+    )
     p.add_argument("--small", action="store_true", help="perf: the small CI sample")
     p.add_argument(
         "--large",

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import copies
 from .chunking import count_tokens
+from .dates import resolve as resolve_dates
 from .embeddings import get_embedder
 from .errors import BadInput
 from .indexing import open_index
@@ -64,6 +65,7 @@ class Passage:
     fused: float
     matched: tuple[tuple[int, int, int], ...]
     also_in: tuple[str, ...] = ()  # outlets (or files) of the story's other copies
+    dates: tuple = ()  # dates.DateMention of the relative dates in ``text`` (article offsets)
 
 
 def check_query(text: str, settings: Settings, what: str = "query") -> str:
@@ -220,6 +222,7 @@ def _passages(index, found: Candidates, order: list[int], budget: int, k: int) -
                     *scores,
                     matched,
                     _other_copies(a, story, found.articles),
+                    tuple(d for d in resolve_dates(a.text, a.published) if start <= d.start < end),
                 )
             )
     return out

@@ -18,6 +18,7 @@ import threading
 import chainlit as cl
 from chainlit.input_widget import Select, Slider, TextInput
 
+from rag.dates import annotate
 from rag.errors import RagError
 from rag.retrieve import Filters
 from rag.settings import load_settings
@@ -51,10 +52,11 @@ def _filters() -> Filters:
 def _citation_panel(answer, c, marker: str):
     """The side panel of citation ``c``: its article's header and passage, the quote in bold."""
     passage = next((p for p in answer.passages if p.chunk_id == c.chunk_id), None)
-    text = passage.text if passage else c.text
+    text = annotate(passage.text, list(passage.dates), passage.start) if passage else c.text
+    quote = annotate(c.text, list(c.dates), c.start)  # "21일(2022-05-21)"
     highlighted = (
-        as_text(text).replace(as_text(c.text), f"**{as_text(c.text)}**")
-        if c.text in text
+        as_text(text).replace(as_text(quote), f"**{as_text(quote)}**")
+        if quote in text
         else as_text(text)
     )
     where = f"{as_text(c.outlet or '출처 미상')} · {as_text(c.published or '날짜 미상')}"

@@ -26,6 +26,7 @@ class Citation:
     start: int
     end: int
     also_in: tuple[str, ...] = ()  # the story's other copies (outlets or files)
+    dates: tuple = ()  # dates.DateMention of the relative dates in ``text`` (article offsets)
 
     @classmethod
     def of(cls, n: int, passage: Passage, text: str, start: int, end: int) -> "Citation":
@@ -41,6 +42,7 @@ class Citation:
             start,
             end,
             passage.also_in,
+            tuple(d for d in passage.dates if start <= d.start and d.end <= end),
         )
 
 

@@ -97,3 +97,19 @@ def test_rag_bench_extraction_compares_with_trafilatura_on_dev_and_test(tmp_path
         assert split["pages"] == 8
         assert split["ours"]["f1"] > 0.8 and split["trafilatura"]["f1"] > 0.8
     assert "trafilatura" in out.stdout and "dev" in out.stdout
+
+
+def test_rag_bench_dates_scores_the_table_on_dev_and_test():
+    out = run_cli("bench", "dates")
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[1:3]}
+    assert int(rows["dev"][1]) + int(rows["test"][1]) >= 50
+    assert float(rows["dev"][3]) >= 0.9 and float(rows["test"][3]) >= 0.6  # 2026-12-03: .967/.654
+
+
+def test_a_cited_relative_day_carries_its_date(seed_settings):
+    from rag.answering import ask
+
+    answer = ask("한미 공급망·산업 대화 양해각서에 서명한 한국 장관은 누구인가?", seed_settings)
+    dated = [(d.text, d.value) for c in answer.citations for d in c.dates]
+    assert ("21일", "2022-05-21") in dated

@@ -1,0 +1,171 @@
+"""Relative dates in article text → calendar dates, so a reader sees which day "21일" was.
+
+    >>> [(m.text, m.value) for m in resolve("장관은 21일 서명했다. 이날 회의는", "2022-05-21")]
+    [('21일', '2022-05-21'), ('이날', '2022-05-21')]
+
+Two anchors. An expression that points back into the text ("이듬해", "같은 해", "그해", "이날",
+"다음 날", "전날") resolves against the last date the text gave before it (a year, a month or a
+day), else against the publication date. One that points at the writer's present ("어제",
+"지난해", "올해", "내년", "지난달", "이달", "다음 달", a bare "21일", "5월 3일" without a year)
+resolves against the publication date. A bare day is this month's when it is not after the
+publication day (or at most a week after it, or it follows "오는"), else last month's; a month
+and day without a year fall in the publication year unless that is more than two months ahead.
+Dates written in full ("2022년 5월 21일") are not annotated but become the anchor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_NUM = r"(\d{1,2})"
+PATTERN = re.compile(
+    r"(?P<full>(?P<y>\d{4})년\s*(?:(?P<ym>\d{1,2})월\s*(?:(?P<yd>\d{1,2})일)?)?)"
+    rf"|(?P<md>(?<![\d.])(?P<m>\d{{1,2}})월\s*(?P<d>\d{{1,2}})일)"
+    rf"|(?P<bare>(?:(?P<dir>오는|지난)\s*)?(?<![\d월.])(?P<day>\d{{1,2}})일(?!\s*[간째동]))"
+    rf"|(?P<rel_year>(?P<ry>지난해|작년|올해|금년|내년)(?:\s*{_NUM}월)?)"
+    r"|(?P<rel_month>지난달|이달|이번 달|다음 달|내달)"
+    r"|(?P<rel_day>어제|오늘|내일|그저께|엊그제)"
+    r"|(?P<back_year>(?<![가-힣])(?:이듬해|다음 해|같은 해|그해|그 해|전년))"
+    r"|(?P<back_day>(?<![가-힣])(?:이날|그날|당일|다음 ?날|이튿날|전날))"
+)
+YEAR_STEP = {"지난해": -1, "작년": -1, "올해": 0, "금년": 0, "내년": 1}
+MONTH_STEP = {"지난달": -1, "이달": 0, "이번 달": 0, "다음 달": 1, "내달": 1}
+DAY_STEP = {"어제": -1, "오늘": 0, "내일": 1, "그저께": -2, "엊그제": -2}
+BACK_YEAR = {"이듬해": 1, "다음 해": 1, "같은 해": 0, "그해": 0, "그 해": 0, "전년": -1}
+BACK_DAY = {"이날": 0, "그날": 0, "당일": 0, "다음 날": 1, "다음날": 1, "이튿날": 1, "전날": -1}
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A relative date in a text: its span and the date it means (YYYY-MM-DD, YYYY-MM or YYYY)."""
+
+    start: int
+    end: int
+    text: str
+    value: str
+
+
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except (TypeError, ValueError):
+        return None
+
+
+def _shift_month(year: int, month: int, step: int) -> tuple[int, int]:
+    n = year * 12 + month - 1 + step
+    return n // 12, n % 12 + 1
+
+
+def _valid(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+class _Reader:
+    """Walks a text's date expressions in order, keeping the last year and the last day the
+    text gave (the anchors of "이듬해" and "이날")."""
+
+    def __init__(self, published: dt.date | None):
+        self.published = published
+        self.year: int | None = None
+        self.day: dt.date | None = None
+
+    def read(self, m: re.Match) -> str | None:
+        kind = m.lastgroup if m.lastgroup in ("md", "full") else _kind(m)
+        return getattr(self, "_" + kind)(m)
+
+    def _on(self, day: dt.date | None) -> str | None:
+        if day:
+            self.year, self.day = day.year, day
+        return day.isoformat() if day else None
+
+    def _full(self, m):
+        self.year = int(m["y"])
+        if m["ym"] and m["yd"]:
+            self.day = _valid(self.year, int(m["ym"]), int(m["yd"]))
+        return None  # written in full: nothing to add
+
+    def _md(self, m):
+        year, p = self.year, self.published
+        if year is None and p:
+            ahead = _valid(p.year, int(m["m"]), int(m["d"]))
+            year = p.year - 1 if ahead and (ahead - p).days > 62 else p.year
+        return self._on(_valid(year, int(m["m"]), int(m["d"])) if year else None)
+
+    def _bare(self, m):
+        p, day = self.published, int(m["day"])
+        if not p:
+            return None
+        step = 0
+        if m["dir"] == "오는":
+            step = 1 if day < p.day else 0
+        elif day > p.day + (0 if m["dir"] == "지난" else 7):
+            step = -1
+        return self._on(_valid(*_shift_month(p.year, p.month, step), day))
+
+    def _rel_year(self, m):
+        if not self.published:
+            return None
+        self.year = self.published.year + YEAR_STEP[m["ry"]]
+        month = re.search(r"(\d{1,2})월", m.group())
+        if month and 1 <= int(month[1]) <= 12:
+            return f"{self.year:04d}-{int(month[1]):02d}"
+        return f"{self.year:04d}"
+
+    def _rel_month(self, m):
+        if not self.published:
+            return None
+        year, month = _shift_month(self.published.year, self.published.month, MONTH_STEP[m.group()])
+        return f"{year:04d}-{month:02d}"
+
+    def _rel_day(self, m):
+        if not self.published:
+            return None
+        return (self.published + dt.timedelta(days=DAY_STEP[m.group()])).isoformat()
+
+    def _back_year(self, m):
+        base = self.year or (self.published.year if self.published else None)
+        if base is None:
+            return None
+        self.year = base + BACK_YEAR[m.group()]
+        return f"{self.year:04d}"
+
+    def _back_day(self, m):
+        base = self.day or self.published
+        if base is None:
+            return None
+        return (base + dt.timedelta(days=BACK_DAY[m.group()])).isoformat()
+
+
+def _kind(m: re.Match) -> str:
+    return next(
+        k for k in ("bare", "rel_year", "rel_month", "rel_day", "back_year", "back_day") if m[k]
+    )
+
+
+def resolve(text: str, published: str = "") -> list[DateMention]:
+    """The relative dates in ``text`` with what they mean, given the publication date."""
+    reader = _Reader(_date(published))
+    out = []
+    for m in PATTERN.finditer(text):
+        value = reader.read(m)
+        if value:
+            out.append(DateMention(m.start(), m.end(), m.group(), value))
+    return out
+
+
+def annotate(text: str, mentions: list[DateMention], offset: int = 0) -> str:
+    """``text`` with each mention's date after it: "21일(2022-05-21)". ``offset``: where
+    ``text`` starts in the text the mentions were found in."""
+    out, at = [], 0
+    for d in sorted(mentions, key=lambda d: d.start):
+        end = d.end - offset
+        if 0 <= d.start - offset and end <= len(text) and end >= at:
+            out += [text[at:end], f"({d.value})"]
+            at = end
+    return "".join(out) + text[at:]

@@ -1,0 +1,45 @@
+"""Relative dates resolved against the publication date or the text's last date."""
+
+import pytest
+
+from rag.dates import annotate, resolve
+
+
+def _values(text, published=""):
+    return [(m.text, m.value) for m in resolve(text, published)]
+
+
+@pytest.mark.parametrize(
+    "text, published, expected",
+    [
+        ("장관은 21일 서명했다.", "2022-05-21", [("21일", "2022-05-21")]),
+        ("회의는 25일 열렸다.", "2022-05-03", [("25일", "2022-04-25")]),  # past: last month
+        ("회의는 오는 2일 열린다.", "2022-05-28", [("오는 2일", "2022-06-02")]),
+        ("회의는 24일 열린다.", "2022-05-21", [("24일", "2022-05-24")]),  # within the week
+        ("또 지난해 11월 합의한", "2022-05-21", [("지난해 11월", "2021-11")]),
+        ("올해가 수교 140주년", "2022-05-21", [("올해", "2022")]),
+        ("어제 발표, 내일 만난다", "2022-05-21", [("어제", "2022-05-20"), ("내일", "2022-05-22")]),
+        ("지난달 합의, 다음 달", "2022-01-10", [("지난달", "2021-12"), ("다음 달", "2022-02")]),
+        ("12월 20일 발표된", "2022-01-05", [("12월 20일", "2021-12-20")]),  # not 11 months ahead
+        (
+            "1984년 5월 19일 기록을 세웠다. 그해 올림픽에 못 나갔다. 이듬해 은메달, 같은 해 6월",
+            "",
+            [("그해", "1984"), ("이듬해", "1985"), ("같은 해", "1985")],
+        ),
+        ("2009년 8월 30일 공연을 열었다. 공연 다음 날 그는", "", [("다음 날", "2009-08-31")]),
+        ("5월 어린이날을 기념하면서", "2015-05-05", []),  # "이날" inside a word is no date
+        ("3일간 열린 회의, 2일째", "2022-05-21", []),  # durations are no dates
+        ("21일 서명했다.", "", []),  # a bare day with no publication date: unknown
+    ],
+)
+def test_relative_dates_resolve(text, published, expected):
+    assert _values(text, published) == expected
+
+
+def test_annotate_puts_the_date_after_each_mention():
+    text = "장관은 21일 서명했다. 이날 회의는"
+    assert annotate(text, resolve(text, "2022-05-21")) == (
+        "장관은 21일(2022-05-21) 서명했다. 이날(2022-05-21) 회의는"
+    )
+    quote = text[4:13]  # "21일 서명했다." as cut from the article
+    assert annotate(quote, resolve(text, "2022-05-21"), offset=4) == "21일(2022-05-21) 서명했다."
