@@ -169,3 +169,45 @@ def annotate(text: str, mentions: list[DateMention], offset: int = 0) -> str:
             out += [text[at:end], f"({d.value})"]
             at = end
     return "".join(out) + text[at:]
+
+
+@dataclass(frozen=True)
+class QuestionWindow:
+    """The publication dates a question's own time words ask for, and those words."""
+
+    date_from: str
+    date_to: str
+    words: str
+
+
+QUESTION_TIME = re.compile(
+    r"(?P<year>(?<!\d)(?:19|20)\d\d)년(?P<decade>대)?(?!\s*\d{1,2}월)"
+    r"|(?:\b(?:in|during)\s+(?:the\s+)?)(?P<year_en>(?:19|20)\d\d)(?P<decade_en>s)?\b"
+    r"|(?P<rel>올해|금년|지난해|작년|내년|this year|last year|next year)(?!\s*\d)"
+    r"|(?:지난\s*(?P<span>\d{1,2})년(?:간|동안)?|(?:past|last)\s+(?P<span_en>\d{1,2})\s+years)",
+    re.I,
+)
+RELATIVE_YEAR = {"올해": 0, "금년": 0, "this year": 0, "지난해": -1, "작년": -1, "last year": -1}
+RELATIVE_YEAR |= {"내년": 1, "next year": 1}
+
+
+def question_window(question: str, today: dt.date | None = None) -> QuestionWindow | None:
+    """Publication window named by a question's time words: a year ("2022년에"), a decade, "올해",
+    "지난해"/"작년", "내년", "지난 3년". A year with a month or day names an event, not the
+    articles' dates, and gives none; so does a question without time words."""
+    today = today or dt.date.today()
+    years, words = [], []
+    for m in QUESTION_TIME.finditer(question):
+        words.append(m.group())
+        year, decade = m["year"] or m["year_en"], m["decade"] or m["decade_en"]
+        if year:
+            years.append((int(year), int(year) + (9 if decade else 0)))
+        elif m["rel"]:
+            y = today.year + RELATIVE_YEAR[m["rel"].lower()]
+            years.append((y, y))
+        else:
+            years.append((today.year - int(m["span"] or m["span_en"]), today.year))
+    if not years:
+        return None
+    start, end = min(y for y, _ in years), max(y for _, y in years)
+    return QuestionWindow(f"{start:04d}-01-01", f"{end:04d}-12-31", ", ".join(words))

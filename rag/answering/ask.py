@@ -14,11 +14,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..dates import question_window
 from ..embeddings import get_embedder
 from ..errors import RagError
 from ..indexing import open_index
 from ..keywords import keyword_tokens
-from ..retrieve import check_query, search_index
+from ..retrieve import Filters, check_query, search_index
 from ..settings import Settings
 from ..stores import Store, text_key
 from . import cite
@@ -91,7 +92,7 @@ def ask(
     standalone = condense(question, history or [], settings)
     index = open_index(settings)
     embedder = get_embedder(settings)
-    passages = search_index(index, standalone, settings, filters=filters)
+    passages, window_note = _search_in_window(index, standalone, settings, filters)
     timings["retrieve_ms"] = round((time.perf_counter() - t) * 1000, 1)
     t = time.perf_counter()
     lang = language_of(question)
@@ -111,8 +112,30 @@ def ask(
     if standalone != question:
         timings["standalone_question"] = standalone
     answer = _framed(answer, lang)
+    notes = ([window_note[lang == "en"]] if window_note else []) + notes
     return replace(
         answer, question=question, language=lang, notes=notes + answer.notes, timings=timings
+    )
+
+
+def _search_in_window(index, question: str, settings: Settings, filters):
+    """Passages for the question, from the articles its time words ask for ("2022년에",
+    "올해", "지난 3년") when it has some and no date filter was given; all articles when none
+    of those match. Also the note saying which window was used (Korean, English)."""
+    window = None if filters and filters.active() else question_window(question)
+    if window is None:
+        return search_index(index, question, settings, filters=filters), None
+    within = Filters(date_from=window.date_from, date_to=window.date_to)
+    span = f"{window.date_from} ~ {window.date_to}"
+    passages = search_index(index, question, settings, filters=within)
+    if passages:
+        return passages, (
+            f"질문의 '{window.words}'에 따라 {span}에 나온 기사에서 찾았습니다.",
+            f"Searched articles published {span}, from '{window.words}' in the question.",
+        )
+    return search_index(index, question, settings), (
+        f"{span}에 나온 기사가 없어 ('{window.words}') 모든 기사에서 찾았습니다.",
+        f"No article was published {span} ('{window.words}'); searched them all.",
     )
 
 

@@ -43,3 +43,26 @@ def test_annotate_puts_the_date_after_each_mention():
     )
     quote = text[4:13]  # "21일 서명했다." as cut from the article
     assert annotate(quote, resolve(text, "2022-05-21"), offset=4) == "21일(2022-05-21) 서명했다."
+
+
+def test_a_questions_time_words_give_a_publication_window():
+    import datetime as dt
+
+    from rag.dates import question_window
+
+    today = dt.date(2026, 12, 3)
+
+    def window(q):
+        w = question_window(q, today)
+        return (w.date_from, w.date_to) if w else None
+
+    assert window("2022년에 체결된 양해각서는?") == ("2022-01-01", "2022-12-31")
+    assert window("올해 국방비는?") == ("2026-01-01", "2026-12-31")
+    assert window("작년 합의는?") == ("2025-01-01", "2025-12-31")
+    assert window("지난 3년 동안 열린 회의는?") == ("2023-01-01", "2026-12-31")
+    assert window("1950년대 협정은?") == ("1950-01-01", "1959-12-31")
+    assert window("2022년 5월 21일에 무엇을 체결했나?") is None  # an event's date
+    assert window("Which deal was signed in 2022?") == ("2022-01-01", "2022-12-31")
+    assert window("What did the allies agree last year?") == ("2025-01-01", "2025-12-31")
+    assert window("When was it signed, November 14, 2025?") is None
+    assert window("양해각서는 언제 체결됐나?") is None
