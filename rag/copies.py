@@ -38,10 +38,6 @@ def similarity(a, b) -> float:
     return float(np.mean(sa == sb))
 
 
-def same_story(a, b) -> bool:
-    return a.key == b.key or similarity(a, b) >= SAME_STORY
-
-
 def copy_name(article) -> str:
     """How a copy is named on the story's citation: its outlet, else its file."""
     return article.outlet or article.source
@@ -58,17 +54,14 @@ def stories(articles: list, vectors: np.ndarray, close: float = 0.95) -> dict[st
             key = story[key]
         return key
 
+    first: dict[str, int] = {}  # where each article's first chunk is among the candidates
+    for n, a in enumerate(articles):
+        first.setdefault(a.key, n)
     sims = vectors @ vectors.T
     for i, j in zip(*np.nonzero(np.triu(sims >= close, 1))):
         a, b = articles[i], articles[j]
         ra, rb = root(a.key), root(b.key)
         if ra != rb and similarity(a, b) >= SAME_STORY:
-            story[max(ra, rb, key=_first(articles))] = min(ra, rb, key=_first(articles))
+            later, earlier = sorted((ra, rb), key=first.__getitem__, reverse=True)
+            story[later] = earlier
     return {key: root(key) for key in story}
-
-
-def _first(articles: list):
-    place: dict[str, int] = {}
-    for n, a in enumerate(articles):
-        place.setdefault(a.key, n)
-    return place.__getitem__

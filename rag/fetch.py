@@ -255,7 +255,8 @@ class _Run:
             self.skip(url, e)
 
     def _page(self, response: Response, meta: dict) -> None:
-        e = extract(response.body, Path("page.html"), meta)
+        name = "page.txt" if response.content_type == "text/plain" else "page.html"
+        e = extract(response.body, Path(name), meta)
         outlet = e.outlet or (urlsplit(response.url).hostname or "")
         article = Article(
             key=response.url,

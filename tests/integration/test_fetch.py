@@ -111,6 +111,10 @@ def site():
         "/image.png": ("image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 1000),
         "/private/secret.html": (html, _page(0)),
         "/empty.html": (html, b"<html><body><nav><a href='/'>Home</a></nav></body></html>"),
+        "/plain.txt": (
+            "text/plain; charset=utf-8",
+            "한미 조선 협력 확대\n양국은 함정 정비 협력을 확대하기로 합의했다.\n".encode(),
+        ),
     }
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -194,3 +198,11 @@ def test_a_sitemap_and_rag_watch_keep_an_index_current(site, tmp_path):
     assert "new 0, changed 0" in out.stdout.split(rounds[1])[1]
     sources = {h.source for h in search("the", make_settings(index), k=5)}
     assert sources == {f"{site}/news/1.html", f"{site}/news/2.html"}
+
+
+def test_a_plain_text_url_is_read_as_text(site, tmp_path):
+    settings = _settings(tmp_path)
+    report = ingest([f"{site}/plain.txt"], settings, quiet=True)
+    assert report.added == [f"{site}/plain.txt"]
+    [hit] = search("함정 정비 협력", settings, k=1)
+    assert hit.title == "한미 조선 협력 확대" and "함정 정비 협력을 확대" in hit.text
