@@ -222,35 +222,9 @@ def cmd_bench(args) -> int:
 
 
 def answer_json(answer) -> dict:
-    """The JSON contract of `rag ask --json` (see docs: design.md)."""
-    return {
-        "question": answer.question,
-        "answer": answer.answer,
-        "abstained": answer.abstained,
-        "language": answer.language,
-        "citations": [
-            {
-                "n": c.n,
-                "source": c.source,
-                "title": c.title,
-                "published": c.published,
-                "outlet": c.outlet,
-                "chunk_id": c.chunk_id,
-                "text": c.text,
-                "start": c.start,
-                "end": c.end,
-                "also_in": list(c.also_in),
-                "dates": [asdict(d) for d in c.dates],
-            }
-            for c in answer.citations
-        ],
-        "passages": [asdict(p) for p in answer.passages],
-        "notes": answer.notes,
-        "evidence_score": answer.evidence_score,
-        "short_answer": answer.short_answer,
-        "explanation": answer.explanation,
-        "timings": answer.timings,
-    }
+    from .answering.answer import answer_json as as_json
+
+    return as_json(answer)
 
 
 def print_answer(answer) -> None:
@@ -397,6 +371,41 @@ def cmd_web(args) -> int:
     os.execve(
         sys.executable, cmd, env
     )  # become the server: a stop signal to `rag web` reaches it, no orphan
+
+
+def cmd_serve(args) -> int:
+    """The HTTP API (rag/api.py) on one process that keeps the model and index loaded."""
+    import ipaddress
+
+    import uvicorn
+
+    from .api import Keys, create_app
+    from .indexing import has_index, ingest
+
+    settings, keys = _settings(args), Keys.from_env()
+    loopback = args.host == "localhost" or (
+        args.host.replace(".", "").isdigit() and ipaddress.ip_address(args.host).is_loopback
+    )
+    if not keys and not loopback:
+        raise BadInput(
+            f"no API keys are set, so the API would answer anyone on {args.host}",
+            "set RAG_API_KEYS (and RAG_API_ADMIN_KEYS for ingest), or serve on 127.0.0.1",
+        )
+    if not has_index(settings):
+        print(f"No index yet; ingesting {settings.seeds_dir} first …", file=sys.stderr)
+        print(ingest([Path(settings.seeds_dir)], settings).summary(), file=sys.stderr)
+    if not keys:
+        print("No API keys set (RAG_API_KEYS): serving localhost only.", file=sys.stderr)
+    from .embeddings import get_embedder
+    from .indexing import open_index
+    from .keywords import keyword_tokens
+
+    open_index(settings)  # loaded before the first request, not during it
+    get_embedder(settings).embed_query("warm-up")
+    keyword_tokens(["준비"])
+    print(f"HTTP API on http://{args.host}:{args.port}/v1", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(settings, keys), host=args.host, port=args.port, log_level="warning")
+    return 0
 
 
 def cmd_eval(args) -> int:
@@ -594,6 +603,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also grade answers with the configured LLM (prompts/judge.txt)",
     )
     p.set_defaults(func=cmd_eval)
+
+    p = common(sub.add_parser("serve", help="the HTTP API (OpenAI-compatible chat, search)"))
+    p.add_argument("--host", default="127.0.0.1", help="address (default: localhost only)")
+    p.add_argument("--port", type=int, default=8001)
+    p.set_defaults(func=cmd_serve)
 
     p = common(sub.add_parser("web", help="the web chat (Chainlit) on localhost"))
     p.add_argument(

@@ -5,7 +5,7 @@ passages it was composed from; plus the two things every answer says in the read
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from ..retrieve import Passage
 
@@ -95,3 +95,35 @@ def date_basis(cited: list[Citation], lang: str) -> str:
         + ", ".join(f"{names[int(m[5:7]) - 1]} {m[:4]}" for m in months)
         + ")"
     )
+
+
+def answer_json(answer) -> dict:
+    """The JSON contract of `rag ask --json` and the HTTP API's citations (design.md)."""
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "abstained": answer.abstained,
+        "language": answer.language,
+        "citations": [
+            {
+                "n": c.n,
+                "source": c.source,
+                "title": c.title,
+                "published": c.published,
+                "outlet": c.outlet,
+                "chunk_id": c.chunk_id,
+                "text": c.text,
+                "start": c.start,
+                "end": c.end,
+                "also_in": list(c.also_in),
+                "dates": [asdict(d) for d in c.dates],
+            }
+            for c in answer.citations
+        ],
+        "passages": [asdict(p) for p in answer.passages],
+        "notes": answer.notes,
+        "evidence_score": answer.evidence_score,
+        "short_answer": answer.short_answer,
+        "explanation": answer.explanation,
+        "timings": answer.timings,
+    }
