@@ -102,8 +102,8 @@ class Fetcher:
         try:
             with self.client.stream("GET", url, headers=headers) as response:
                 body = bytearray()
-                declared = int(response.headers.get("content-length") or 0)
-                if declared > MAX_BYTES:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_BYTES:
                     raise _too_big(url)
                 for part in response.iter_bytes():
                     body += part
