@@ -28,6 +28,7 @@ def _values(text, published=""):
         ),
         ("2009년 8월 30일 공연을 열었다. 공연 다음 날 그는", "", [("다음 날", "2009-08-31")]),
         ("5월 어린이날을 기념하면서", "2015-05-05", []),  # "이날" inside a word is no date
+        ("오늘날 반도체 산업은", "2022-05-21", []),  # "nowadays", not the publication day
         ("3일간 열린 회의, 2일째", "2022-05-21", []),  # durations are no dates
         ("21일 서명했다.", "", []),  # a bare day with no publication date: unknown
     ],
