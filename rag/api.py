@@ -142,14 +142,10 @@ class Jobs:
         return job
 
     def _run(self, job: str, sources: list) -> None:
-        from pathlib import Path
-
-        from .fetch import is_url
         from .indexing import ingest
 
         try:
-            paths = [s if is_url(s) else Path(s) for s in sources]
-            report = ingest(paths, self.settings, quiet=True)
+            report = ingest(sources, self.settings, quiet=True)
             result = {"state": "done", "summary": report.summary(), "added": report.added}
             result |= {"changed": report.changed, "skipped": report.skipped}
         except RagError as e:

@@ -200,6 +200,12 @@ class Extraction:
     author: str
     text: str
 
+    def article(self, key: str, source: str = "") -> Article:
+        """The Article ingest indexes under ``key`` (its file's path, or its URL)."""
+        meta = (self.title, self.published, self.outlet)
+        hashed = content_hash(self.text, *meta)  # the same order as before: no re-index
+        return Article(key, source or self.source, *meta, self.text, hashed)
+
 
 def extract(raw: bytes, path: Path, meta: dict | None = None) -> Extraction:
     """The article in a file's bytes; ``meta`` (from metadata.json) wins over what the page says."""
@@ -226,16 +232,7 @@ def extract(raw: bytes, path: Path, meta: dict | None = None) -> Extraction:
 
 def parse_article(raw: bytes, path: Path, meta: dict | None = None) -> Article:
     """Build an Article from a file's bytes; ``meta`` (from metadata.json) wins over guesses."""
-    e = extract(raw, path, meta)
-    return Article(
-        key=str(path.resolve()),
-        source=e.source,
-        title=e.title,
-        published=e.published,
-        outlet=e.outlet,
-        text=e.text,
-        content_hash=content_hash(e.text, e.title, e.published, e.outlet),
-    )
+    return extract(raw, path, meta).article(str(path.resolve()))
 
 
 def _page_text(text: str, path: Path) -> tuple[str, dict[str, str]]:

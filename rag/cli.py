@@ -48,11 +48,10 @@ def _lines(path: str) -> list[str]:
 
 
 def cmd_ingest(args) -> int:
-    from .fetch import is_url
     from .indexing import ingest
 
     settings = _settings(args)
-    sources = [p if is_url(p) else Path(p) for p in args.paths] or [Path(settings.seeds_dir)]
+    sources = args.paths or [Path(settings.seeds_dir)]  # URLs stay strings: Path drops a "/"
     report = ingest(sources, settings, rebuild=args.rebuild, quiet=args.quiet)
     print(report.summary())
     return 0
@@ -221,12 +220,6 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def answer_json(answer) -> dict:
-    from .answering.answer import answer_json as as_json
-
-    return as_json(answer)
-
-
 def print_answer(answer) -> None:
     from .dates import annotate
 
@@ -256,6 +249,7 @@ def print_answer(answer) -> None:
 
 def cmd_ask(args) -> int:
     from .answering import ask
+    from .answering.answer import answer_json
 
     settings = _settings(args)
     if args.questions:

@@ -1,6 +1,6 @@
 """URLs → articles: web pages, RSS/Atom feeds (feedparser) and sitemaps, fetched politely.
 
-    articles_from_urls(urls, settings, catalog, report)   the new and changed articles
+    articles_from_urls(urls, settings, catalog, report)   the articles fetched
 
 Politeness: robots.txt is obeyed; one request at a time, ``fetch_delay`` seconds apart on one
 host; ``fetch_timeout`` per connect or read; bodies over ``MAX_BYTES`` are refused; the
@@ -19,11 +19,11 @@ import json
 import os
 import time
 import urllib.robotparser
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from .articles import Article, content_hash, extract
+from .articles import Article, extract
 from .errors import BadInput
 from .settings import Settings
 
@@ -257,24 +257,9 @@ class _Run:
     def _page(self, response: Response, meta: dict) -> None:
         name = "page.txt" if response.content_type == "text/plain" else "page.html"
         e = extract(response.body, Path(name), meta)
-        outlet = e.outlet or (urlsplit(response.url).hostname or "")
-        article = Article(
-            key=response.url,
-            source=response.url,
-            title=e.title,
-            published=e.published,
-            outlet=outlet,
-            text=e.text,
-            content_hash=content_hash(e.text, e.title, e.published, outlet),
-        )
-        if any(a.key == article.key for a in self.found):
-            return  # reached again through a redirect
-        previous = self.catalog.get(article.key)
-        if previous and previous[0] == article.content_hash:
-            self.report.unchanged.append(article.source)
-            return
-        (self.report.changed if previous else self.report.added).append(article.source)
-        self.found.append(article)
+        e = replace(e, outlet=e.outlet or (urlsplit(response.url).hostname or ""))
+        if all(a.key != response.url for a in self.found):  # not reached again via a redirect
+            self.found.append(e.article(response.url, response.url))
 
     def _items(self, response: Response, kind: str, depth: int) -> bool:
         """Read a feed's or sitemap's newest ``feed_items`` items; whether all of them were."""
@@ -331,8 +316,8 @@ def _sitemap_items(response: Response) -> list[tuple[str, dict]]:
 
 
 def articles_from_urls(urls: list[str], settings: Settings, catalog: dict, report) -> list[Article]:
-    """The new and changed articles at ``urls`` (pages, feeds, sitemaps); what was unchanged
-    or could not be read goes into ``report`` with the reason."""
+    """The articles at ``urls`` (pages, feeds, sitemaps) that were fetched; pages the server
+    says are unchanged, and what could not be read, go into ``report`` with the reason."""
     run = _Run(Fetcher(settings), settings, catalog, report)
     try:
         for url in urls:

@@ -122,9 +122,7 @@ class Plan:
         return not self.dim
 
 
-def plan(
-    sources: list, current: Store | None, report: IngestReport, settings: Settings | None = None
-) -> Plan:
+def plan(sources: list, current: Store | None, report: IngestReport, settings: Settings) -> Plan:
     """Read the article files under ``sources`` (paths, and http(s) URLs of pages, feeds and
     sitemaps, fetched by ``fetch``); compare them with the index's catalog. A file or URL that
     cannot be read is skipped with its reason and keeps whatever version the index already had;
@@ -132,41 +130,49 @@ def plan(
     urls, paths = fetch.split_sources(sources)
     files, report.skipped = find_article_files(paths)
     catalog = current.catalog() if current else {}
-    fresh = [a for a in (_read(path, catalog, report) for path in files) if a is not None]
+    read = [a for a in (_read(path, report) for path in files) if a is not None]
     if urls:
-        fresh += fetch.articles_from_urls(urls, settings or Settings(), catalog, report)
-    seen = {str(path.resolve()) for path in files}
-    roots = [p.resolve() for p in paths if p.is_dir()]
-
-    def gone(key: str) -> bool:
-        return (
-            key not in seen
-            and not Path(key).exists()
-            and any(Path(key).is_relative_to(r) for r in roots)
-        )
-
-    removed = [key for key in catalog if gone(key)]
+        read += fetch.articles_from_urls(urls, settings, catalog, report)
+    fresh = [a for a in read if _fresh(a, catalog, report)]
+    removed = _gone(catalog, files, paths)
     report.removed = [catalog[key][1] for key in removed]
     report.articles = len(catalog) + len(report.added) - len(removed)
     dim = (current.manifest.dim or 384) if current else 0
     return Plan(fresh, removed, catalog, dim)
 
 
-def _read(path: Path, catalog: dict, report: IngestReport) -> Article | None:
-    """The article in ``path`` when it is new or changed (noted in the report), else None."""
+def _gone(catalog: dict, files: list[Path], paths: list[Path]) -> list[str]:
+    """Indexed articles whose file is gone from a folder being ingested."""
+    seen = {str(path.resolve()) for path in files}
+    roots = [p.resolve() for p in paths if p.is_dir()]
+    return [
+        key
+        for key in catalog
+        if key not in seen
+        and not Path(key).exists()
+        and any(Path(key).is_relative_to(r) for r in roots)
+    ]
+
+
+def _read(path: Path, report: IngestReport) -> Article | None:
+    """The article in ``path``, or None when it cannot be read (noted in the report)."""
     try:
-        article = read_article(path)
+        return read_article(path)
     except BadInput as e:
         report.skipped.append(
             (str(path), e.message.split(": ", 1)[-1] + (f" ({e.hint})" if e.hint else ""))
         )
         return None
-    previous = catalog.get(str(path.resolve()))
+
+
+def _fresh(article: Article, catalog: dict, report: IngestReport) -> bool:
+    """Whether the article is new or changed (noted in the report as such, or as unchanged)."""
+    previous = catalog.get(article.key)
     if previous and previous[0] == article.content_hash:
         report.unchanged.append(article.source)
-        return None
+        return False
     (report.changed if previous else report.added).append(article.source)
-    return article
+    return True
 
 
 # Step 2: chunk.
