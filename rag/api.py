@@ -16,6 +16,7 @@ then refuses any address but localhost.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from .errors import BadInput, IndexBusy, RagError
-from .retrieve import Filters
+from .retrieve import Filters, check_query
 from .settings import Settings
 
 MAX_BODY = 256 * 1024  # bytes of one request
@@ -262,12 +263,21 @@ def create_app(settings: Settings, keys: Keys | None = None):
         question, history = _question_and_history(body.get("messages"))
         if not answering.acquire(blocking=False):
             return _error(503, "too many answers in progress", "retry in a moment", "overloaded")
+        settings_for_model = replace(settings, backend=model.removeprefix("rag-"))
+        if body.get("stream"):
+            try:  # a bad question gets its status before the stream starts
+                check_query(question, settings, "question")
+            except RagError:
+                answering.release()
+                raise
+            sentences: asyncio.Queue = asyncio.Queue()
+            work = _answer(question, history, settings_for_model, sentences)
+            stream = _stream(work, sentences, model, answering.release)
+            return StreamingResponse(stream, media_type="text/event-stream")
         try:
-            answer = await _answer(question, history, model, settings)
+            answer = await _answer(question, history, settings_for_model)
         finally:
             answering.release()
-        if body.get("stream"):
-            return StreamingResponse(_stream(answer, model), media_type="text/event-stream")
         return _completion(answer, model)
 
     _data_routes(app, settings, jobs)
@@ -348,13 +358,19 @@ async def _json(request) -> dict:
     return body
 
 
-async def _answer(question: str, history, model: str, settings: Settings):
+def _answer(question: str, history, settings: Settings, sentences=None) -> asyncio.Future:
+    """The answer, worked out in a thread; an LLM's checked sentences are put on ``sentences``
+    as the checker passes them."""
     from starlette.concurrency import run_in_threadpool
 
     from .answering import ask
 
-    settings = replace(settings, backend=model.removeprefix("rag-"))
-    return await run_in_threadpool(ask, question, settings, history)
+    loop = asyncio.get_running_loop()
+    put = sentences.put_nowait if sentences is not None else None
+    on_sentence = (lambda s: loop.call_soon_threadsafe(put, s)) if put else None
+    return asyncio.ensure_future(
+        run_in_threadpool(ask, question, settings, history, None, on_sentence)
+    )
 
 
 def _completion(answer, model: str) -> dict:
@@ -369,9 +385,9 @@ def _completion(answer, model: str) -> dict:
     }
 
 
-def _stream(answer, model: str):
-    """SSE chunks: the answer's checked text a sentence (line) at a time, then the sources and
-    the citations; every sentence has passed the citation checker before it is sent."""
+async def _stream(work: asyncio.Future, sentences: asyncio.Queue, model: str, release):
+    """SSE chunks: an LLM's sentences as the citation checker passes them (none is sent before),
+    then the rest of the answer a sentence at a time, the sources, and the citations."""
     from .chunking import split_sentences
 
     base = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion.chunk"}
@@ -381,14 +397,32 @@ def _stream(answer, model: str):
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
         return f"data: {json.dumps(base | {'choices': [choice]}, ensure_ascii=False)}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""})
-    text = _content(answer)
-    cuts = [0] + [span.start for span in split_sentences(text)[1:]] + [len(text)]
-    for start, end in zip(cuts, cuts[1:]):  # the text exactly, a sentence per chunk
-        if end > start:
-            yield chunk({"content": text[start:end]})
-    yield chunk(_extra(answer), finish="stop")
-    yield "data: [DONE]\n\n"
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        sent = ""
+        while not (work.done() and sentences.empty()):
+            getter = asyncio.ensure_future(sentences.get())
+            await asyncio.wait({getter, work}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                continue
+            piece = (" " if sent else "") + getter.result()
+            sent += piece
+            yield chunk({"content": piece})
+        text = _content(work.result())
+        rest = text[len(sent) :] if text.startswith(sent) else "\n\n" + text
+        cuts = [0] + [span.start for span in split_sentences(rest)[1:]] + [len(rest)]
+        for start, end in zip(cuts, cuts[1:]):  # the text exactly, a sentence per chunk
+            if end > start:
+                yield chunk({"content": rest[start:end]})
+        yield chunk(_extra(work.result()), finish="stop")
+        yield "data: [DONE]\n\n"
+    except RagError as e:  # the stream has begun: the error is its last chunk
+        yield chunk({"content": f"\n\n⚠️ {e.message}" + (f" ({e.hint})" if e.hint else "")})
+        yield chunk({}, finish="stop")
+        yield "data: [DONE]\n\n"
+    finally:
+        release()
 
 
 def _chunks(settings: Settings) -> int:

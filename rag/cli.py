@@ -276,9 +276,9 @@ def cmd_ask(args) -> int:
     stream = (
         None
         if args.json or settings.backend == "extractive"
-        else (lambda t: print(t, end="", file=sys.stderr, flush=True))
-    )
-    answer = ask(args.question, settings, filters=_filters(args), on_token=stream)
+        else (lambda sentence: print(sentence, end=" ", file=sys.stderr, flush=True))
+    )  # an LLM's sentences as the checker passes them
+    answer = ask(args.question, settings, filters=_filters(args), on_sentence=stream)
     if stream:
         print(file=sys.stderr)
     if args.json:

@@ -25,8 +25,7 @@ from ..stores import Store, text_key
 from . import cite
 from .answer import ABSTAIN, Answer, Citation, date_basis, language_of
 from .compose import compose
-from .question import analyse
-from .reader import absent_names, constraint_failure, passage_countries
+from .verified import VerifiedStream, shown
 
 
 class IndexedSentences:
@@ -82,10 +81,11 @@ def ask(
     settings: Settings,
     history: list[tuple[str, str]] | None = None,
     filters=None,
-    on_token=None,
+    on_sentence=None,
 ) -> Answer:
     """Answer one question with cited sentences, or abstain. ``history`` is [(standalone question,
-    answer)]."""
+    answer)]. With an LLM, ``on_sentence`` gets each sentence of its answer as soon as the
+    citation checker has passed it (``VerifiedStream``): those sentences are the answer kept."""
     timings = {}
     t = time.perf_counter()
     question = check_query(question, settings, "question")
@@ -102,9 +102,10 @@ def ask(
         from .llm import generate
 
         try:
-            text = generate(question, passages, lang, settings, on_token)
+            gate = VerifiedStream(standalone, passages, settings, on_sentence)
+            text = generate(question, passages, lang, settings, gate.feed)
             answer, notes = _checked_llm_answer(
-                text, standalone, passages, lang, settings, extractive
+                text, gate.finish(), passages, lang, settings, extractive
             )
         except RagError as e:
             notes = [f"{e.message}; {e.hint}" if e.hint else e.message]
@@ -162,26 +163,22 @@ def _framed(answer: Answer, lang: str) -> Answer:
     return replace(answer, answer=f"{ABSTAIN[lang]} {explanation}".strip())
 
 
-def _checked_llm_answer(text, question, passages, lang, settings, extractive):
-    """Keep the LLM's supported sentences (flag or drop the rest); none left → extractive answer.
-    Supported means what the checker says, and that a cited passage meets the question's
-    constraints (an answer about the 57th meeting does not answer a question about the 58th)."""
+def _checked_llm_answer(text, checks, passages, lang, settings, extractive):
+    """Keep the LLM's supported sentences (``checks``, from ``VerifiedStream``; flag or drop the
+    rest); none left → the extractive answer. A removed sentence is named by its reason only, so
+    it is never shown."""
     if not text:
         return extractive, ["the LLM returned no text; showing the extractive answer"]
     if text.strip() == ABSTAIN[lang]:
         return replace(extractive, answer=ABSTAIN[lang], abstained=True, citations=[]), [
             "the LLM abstained"
         ]
-    q = analyse(question)
-    checks = [_meets(q, c, passages) for c in cite.check(text, [p.text for p in passages])]
-    kept, notes = [], []
-    for c in checks:
-        if c.supported:
-            kept.append(c.text)
-        elif settings.unsupported == "flag":
-            kept.append(f"{c.text} ⚠️(unsupported: {c.reason})")
-        else:
-            notes.append(f"removed unsupported sentence ({c.reason}): {c.text[:80]}")
+    kept = [shown(c) for c in checks if c.supported or settings.unsupported == "flag"]
+    notes = [
+        f"removed unsupported sentence ({c.reason})"
+        for c in checks
+        if not c.supported and settings.unsupported != "flag"
+    ]
     if not any(c.supported for c in checks):
         notes.append("no LLM sentence was supported by the passages; showing the extractive answer")
         return extractive, notes
@@ -196,23 +193,3 @@ def _checked_llm_answer(text, question, passages, lang, settings, extractive):
     return replace(
         extractive, answer=" ".join(kept), abstained=False, citations=citations, passages=passages
     ), notes
-
-
-def _meets(q, check: cite.SentenceCheck, passages) -> cite.SentenceCheck:
-    """A supported claim whose every cited passage breaks a constraint of the question is not."""
-    if not check.supported:
-        return check
-    failures = [
-        constraint_failure(q, check.text, passages[n - 1], passage_countries(passages[n - 1]))
-        for n in check.cited
-    ]
-    failures = [
-        f or (f"entity:{absent[0]}" if (absent := absent_names(q, [passages[n - 1]])) else "")
-        for f, n in zip(failures, check.cited)
-    ]
-    if all(failures):
-        what, _, value = failures[0].partition(":")
-        kind = {"number": "number", "country": "country"}.get(what, "subject")
-        reason = f"about another {kind} than the question asks ({value})"
-        return replace(check, supported=False, reason=reason)
-    return check

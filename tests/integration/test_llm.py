@@ -74,11 +74,13 @@ def test_an_llm_answer_about_another_meeting_is_removed(seed_settings, endpoint)
 
 def test_llm_sentences_are_checked_and_unsupported_ones_removed(seed_settings, endpoint):
     server = endpoint(mixed_reply)
-    tokens = []
-    a = ask(QUESTION, llm_settings(seed_settings, server.url), on_token=tokens.append)
-    assert len(tokens) > 5  # it streamed, word by word
+    shown = []
+    a = ask(QUESTION, llm_settings(seed_settings, server.url), on_sentence=shown.append)
+    # the supported sentence was streamed, and nothing else ever was: what streams is checked
+    assert len(shown) == 1 and "3.5%로 확대" in shown[0] and a.answer.startswith(shown[0])
     assert not a.abstained and "3.5%로 확대" in a.answer
     assert "5.5%" not in a.answer and "핵실험" not in a.answer
+    assert not any("5.5%" in n or "핵실험" in n for n in a.notes)  # a removed sentence: reason only
     assert any("number" in n for n in a.notes) and any("does not exist" in n for n in a.notes)
     assert [c.n for c in a.citations] == [
         passage_number(server.requests[0]["body"]["messages"][1]["content"], "3.5%")
@@ -272,17 +274,18 @@ def test_real_model_output_is_checked_and_nonsense_removed(seed_settings, gemma)
         context_tokens=0,
         llm_max_tokens=80,
     )  # short prompt and answer: quick on 2 cores
-    tokens = []
-    a = ask(QUESTION, settings, on_token=tokens.append)
-    assert tokens, "the server streamed nothing"
+    shown = []
+    a = ask(QUESTION, settings, on_sentence=shown.append)
     assert a.notes, "the model's raw output was taken as is"
+    streamed = cite.check(" ".join(shown), [p.text for p in a.passages]) if shown else []
+    assert all(c.supported for c in streamed), [(c.text, c.reason) for c in streamed]
     if not a.abstained:
         body = a.answer.removesuffix(" " + a.date_note) if a.date_note else a.answer
         checks = cite.check(body, [p.text for p in a.passages])
         assert checks and all(c.supported for c in checks), [(c.text, c.reason) for c in checks]
     print(
-        "\nmodel wrote:",
-        "".join(tokens)[:300].replace("\n", " "),
+        "\nstreamed:",
+        shown,
         "\nnotes:",
         a.notes,
         "\nanswer:",
