@@ -254,6 +254,14 @@ def create_app(settings: Settings, keys: Keys | None = None):
         data = [{"id": m, "object": "model", "owned_by": "rag-news"} for m in models(settings)]
         return {"object": "list", "data": data}
 
+    _chat_route(app, settings, answering)
+    _data_routes(app, settings, jobs)
+    return app
+
+
+def _chat_route(app, settings: Settings, answering: threading.BoundedSemaphore) -> None:
+    """The OpenAI-compatible chat: at most ``answering``'s count of answers at once."""
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         body = await _json(request)
@@ -279,9 +287,6 @@ def create_app(settings: Settings, keys: Keys | None = None):
         finally:
             answering.release()
         return _completion(answer, model)
-
-    _data_routes(app, settings, jobs)
-    return app
 
 
 def _data_routes(app, settings: Settings, jobs: Jobs) -> None:

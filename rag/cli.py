@@ -330,8 +330,6 @@ def cmd_chat(args) -> int:
 
 def cmd_web(args) -> int:
     """Start the Chainlit chat, ingesting the seeds first if there is no index yet."""
-    import secrets
-
     from .indexing import has_index, ingest
 
     settings = _settings(args)
@@ -340,13 +338,12 @@ def cmd_web(args) -> int:
         print(ingest([Path(settings.seeds_dir)], settings).summary(), file=sys.stderr)
     env = {
         **os.environ,
+        **web_state(settings),
         "RAG_INDEX_DIR": str(settings.index_dir),
         "RAG_STORE": settings.store,
         "RAG_STORE_URL": settings.store_url,
         "RAG_STORE_COLLECTION": settings.store_collection,
     }
-    if env.get("RAG_WEB_PASSWORD") and not env.get("CHAINLIT_AUTH_SECRET"):
-        env["CHAINLIT_AUTH_SECRET"] = secrets.token_urlsafe(32)
     app = Path(__file__).with_name("web.py")
     print(f"Web chat on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     cmd = [
@@ -365,6 +362,43 @@ def cmd_web(args) -> int:
     os.execve(
         sys.executable, cmd, env
     )  # become the server: a stop signal to `rag web` reaches it, no orphan
+
+
+def web_state(settings) -> dict:
+    """The chat's state folder beside the index (<index>-web: Chainlit's configuration with the
+    upload limits, its readme, uploaded files, the sign-in secret), the history tables, and
+    the environment that points Chainlit at them."""
+    import secrets
+    import shutil
+    import string
+
+    from .history import create_tables, history_url
+
+    index = Path(settings.index_dir).resolve()
+    home = index.parent / f"{index.name}-web"
+    (home / ".chainlit").mkdir(parents=True, exist_ok=True)
+    template = string.Template(
+        Path(__file__).with_name("webapp").joinpath("config.toml").read_text()
+    )
+    config = template.substitute(
+        uploads=str(settings.web_uploads != "off").lower(),
+        max_files=settings.web_upload_files,
+        max_size_mb=max(1, round(settings.web_upload_mb)),
+    )
+    (home / ".chainlit" / "config.toml").write_text(config, encoding="utf-8")
+    for readme in Path(__file__).with_name("webapp").glob("chainlit*.md"):
+        shutil.copyfile(readme, home / readme.name)
+    env = {"CHAINLIT_APP_ROOT": str(home)}
+    url = history_url(settings)
+    if url:
+        create_tables(url)
+    if url or os.environ.get("RAG_WEB_PASSWORD"):
+        secret = home / "auth-secret"
+        if not secret.exists():
+            secret.touch(mode=0o600)
+            secret.write_text(secrets.token_urlsafe(32))
+        env["CHAINLIT_AUTH_SECRET"] = os.environ.get("CHAINLIT_AUTH_SECRET") or secret.read_text()
+    return env
 
 
 def cmd_serve(args) -> int:
@@ -402,7 +436,35 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    """Rated web-chat answers → evaluation cases `rag eval feedback` runs."""
+    from .history import export
+
+    n = export(_settings(args), Path(args.out))
+    print(
+        f"{n} rated answers written to {args.out}; run them: rag eval feedback --cases {args.out}"
+    )
+    return 0
+
+
+def _eval_feedback(args) -> int:
+    from .eval.feedback import load_cases, run_feedback
+
+    cases = load_cases(Path(args.cases))
+    print(f"Running {len(cases)} rated answers from {args.cases} …", file=sys.stderr, flush=True)
+    result = run_feedback(cases, _settings(args), log=lambda m: print(m, file=sys.stderr))
+    report = Path(args.report)
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "feedback.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    print(f"feedback cases: {result['passed']} of {result['cases']} pass")
+    for r in result["failed"]:
+        print(f"FAILED ({r['rating']}) {r['question']}: {r['why']}")
+    return 1 if result["failed"] else 0
+
+
 def cmd_eval(args) -> int:
+    if args.suites == ["feedback"]:
+        return _eval_feedback(args)
     from .eval.harness import run_suite
     from .eval.meta import meta_evaluate
     from .eval.reports import table, write_reports
@@ -576,8 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "suites",
         nargs="*",
-        help="suite names (rag/eval/suites/NAME.toml) or paths; "
-        "default: seeds_dev seeds_test korquad_dev korquad_test",
+        help="suite names (rag/eval/suites/NAME.toml) or paths, or 'feedback' (the web chat's "
+        "rated answers, --cases); default: seeds_dev seeds_test korquad_dev korquad_test",
     )
     p.add_argument(
         "--report",
@@ -596,7 +658,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also grade answers with the configured LLM (prompts/judge.txt)",
     )
+    p.add_argument(
+        "--cases",
+        default="feedback.jsonl",
+        help="`rag eval feedback`: the rated answers (written by rag feedback export)",
+    )
     p.set_defaults(func=cmd_eval)
+
+    p = common(sub.add_parser("feedback", help="the web chat's rated answers"))
+    p.add_argument("action", choices=["export"], help="export: rated answers as eval cases")
+    p.add_argument("--out", default="feedback.jsonl", help="file to write (JSON lines)")
+    p.set_defaults(func=cmd_feedback)
 
     p = common(sub.add_parser("serve", help="the HTTP API (OpenAI-compatible chat, search)"))
     p.add_argument("--host", default="127.0.0.1", help="address (default: localhost only)")

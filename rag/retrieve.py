@@ -301,3 +301,14 @@ def _mmr(
         available[best] = False
         redundancy = np.maximum(redundancy, sims[best])
     return chosen
+
+
+def article_for(index, source: str, quote: str):
+    """The whole article ``quote`` was cited from (the web chat's source panel shows it), or
+    None when the index no longer holds it."""
+    tokens = keyword_tokens([quote])[0]
+    rows, _ = index.keyword(tokens, 1, Filters(sources=(source,)))
+    if not len(rows):
+        return None
+    _, articles, _ = index.fetch(rows[:1])
+    return articles[0]

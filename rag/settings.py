@@ -126,6 +126,28 @@ class Settings:
     feed_items: int = _f(
         200, "Newest items read from one feed or sitemap per ingest; the rest are reported."
     )
+    chat_history: str = _f(
+        "",
+        "Where the web chat keeps conversations and ratings: '' (a SQLite file beside the index, "
+        "<index>-chat.sqlite3), a SQLite file path, a postgresql:// URL, or 'off'.",
+    )
+    web_uploads: str = _f(
+        "shared",
+        "Articles added in the web chat (files or pasted URLs) go into 'shared' (the index "
+        "everyone asks), 'per-user' (a copy of it for that user; FAISS only) or 'off'.",
+    )
+    web_upload_mb: float = _f(5.0, "Largest file accepted in the web chat, in MB.")
+    web_upload_files: int = _f(10, "Most files accepted with one chat message.")
+    web_private_urls: str = _f(
+        "deny",
+        "Pasted URLs that name a private or loopback address: 'deny' (the default: the chat "
+        "server must not be a way into its own network) or 'allow' (an admin's choice).",
+    )
+    web_starters: Path = _f(
+        Path(""),
+        "A TOML file of the web chat's starter questions ([[starter]] label, message), instead "
+        "of questions made from the newest articles of the index.",
+    )
 
     def describe(self) -> list[tuple[str, object, str]]:
         """(name, value, help) for every field."""

@@ -15,10 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class ScriptedEndpoint:
     """``mode``: 'ok' (stream ``reply``), 'slow', 'drop', 'malformed' or 'error'. ``reply`` is
-    a string or a function of the request's prompt text."""
+    a string or a function of the request's prompt text; ``pace``: seconds between streamed
+    words (a stream slow enough to watch)."""
 
-    def __init__(self, reply="", mode: str = "ok", delay: float = 5.0):
-        self.reply, self.mode, self.delay = reply, mode, delay
+    def __init__(self, reply="", mode: str = "ok", delay: float = 5.0, pace: float = 0.0):
+        self.reply, self.mode, self.delay, self.pace = reply, mode, delay, pace
         self.requests: list[dict] = []
         endpoint = self
 
@@ -114,6 +115,7 @@ class ScriptedEndpoint:
                 h.wfile.write(b'data: {"choices": [{"delta": {"content": \n\n')
             h.wfile.write(self._chunk(word + (" " if i < len(words) - 1 else "")))
             h.wfile.flush()
+            time.sleep(self.pace)
         h.wfile.write(self._chunk(None, "stop"))
         h.wfile.write(b"data: [DONE]\n\n")
         h.wfile.flush()

@@ -174,22 +174,27 @@ def _checked_llm_answer(text, checks, passages, lang, settings, extractive):
             "the LLM abstained"
         ]
     kept = [shown(c) for c in checks if c.supported or settings.unsupported == "flag"]
+    removed = (
+        "근거가 확인되지 않은 문장을 뺐습니다" if lang == "ko" else "removed unsupported sentence"
+    )
     notes = [
-        f"removed unsupported sentence ({c.reason})"
+        f"{removed} ({c.reason})"
         for c in checks
         if not c.supported and settings.unsupported != "flag"
     ]
     if not any(c.supported for c in checks):
         notes.append("no LLM sentence was supported by the passages; showing the extractive answer")
         return extractive, notes
-    citations, seen = [], set()
-    for c in checks:
-        if c.supported:
-            for n in c.cited:
-                if n not in seen:
-                    seen.add(n)
-                    p = passages[n - 1]
-                    citations.append(Citation.of(n, p, p.text, p.start, p.end))
     return replace(
-        extractive, answer=" ".join(kept), abstained=False, citations=citations, passages=passages
+        extractive,
+        answer=" ".join(kept),
+        abstained=False,
+        citations=_cited(checks, passages),
+        passages=passages,
     ), notes
+
+
+def _cited(checks, passages) -> list[Citation]:
+    """One citation per passage the supported sentences cite, in the order first cited."""
+    numbers = dict.fromkeys(n for c in checks if c.supported for n in c.cited)
+    return [Citation.of(n, p, p.text, p.start, p.end) for n in numbers if (p := passages[n - 1])]

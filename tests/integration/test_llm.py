@@ -141,7 +141,7 @@ def test_llm_that_obeys_an_injected_article_is_caught(corpus, tmp_path, endpoint
     a = ask(question, llm_settings(settings, server.url))
     assert served, "the injected article was not among the passages sent to the model"
     assert "결렬" not in a.answer and "You answer questions" not in a.answer
-    assert sum("removed unsupported" in n for n in a.notes) == 2, a.notes
+    assert sum("근거가 확인되지 않은 문장을 뺐습니다" in n for n in a.notes) == 2, a.notes
     assert "[7]" not in a.answer
 
 

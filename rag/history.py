@@ -1,0 +1,134 @@
+"""The web chat's conversations and ratings, kept by Chainlit's SQLAlchemy data layer, and the
+rated answers exported as evaluation cases.
+
+    rag feedback export [--out feedback.jsonl]     rated answers → cases `rag eval feedback` runs
+
+Where: a SQLite file beside the index by default (``<index>-chat.sqlite3``), PostgreSQL when
+``chat_history`` is a ``postgresql://`` URL, nowhere when it is ``off``. The tables are
+Chainlit's documented schema, created on first use. Each answer's step carries the answer as
+``rag answer --json`` gives it (``metadata.rag``), so a rating can be turned into a case with
+the question, the answer given, the rating and comment, and the passages it cited.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import BadInput
+from .settings import Settings
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS users ("id" UUID PRIMARY KEY, "identifier" TEXT NOT NULL UNIQUE,
+    "metadata" JSONB NOT NULL, "createdAt" TEXT)""",
+    """CREATE TABLE IF NOT EXISTS threads ("id" UUID PRIMARY KEY, "createdAt" TEXT, "name" TEXT,
+    "userId" UUID, "userIdentifier" TEXT, "tags" TEXT[], "metadata" JSONB,
+    FOREIGN KEY ("userId") REFERENCES users("id") ON DELETE CASCADE)""",
+    """CREATE TABLE IF NOT EXISTS steps ("id" UUID PRIMARY KEY, "name" TEXT NOT NULL,
+    "type" TEXT NOT NULL, "threadId" UUID NOT NULL, "parentId" UUID, "streaming" BOOLEAN NOT NULL,
+    "waitForAnswer" BOOLEAN, "isError" BOOLEAN, "metadata" JSONB, "tags" TEXT[], "input" TEXT,
+    "output" TEXT, "createdAt" TEXT, "command" TEXT, "modes" JSONB, "start" TEXT, "end" TEXT,
+    "generation" JSONB, "showInput" TEXT, "language" TEXT, "indent" INT, "defaultOpen" BOOLEAN,
+    "autoCollapse" BOOLEAN, "icon" TEXT,
+    FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE)""",
+    """CREATE TABLE IF NOT EXISTS elements ("id" UUID PRIMARY KEY, "threadId" UUID, "type" TEXT,
+    "url" TEXT, "chainlitKey" TEXT, "name" TEXT NOT NULL, "display" TEXT, "objectKey" TEXT,
+    "size" TEXT, "page" INT, "language" TEXT, "forId" UUID, "mime" TEXT, "props" JSONB,
+    "autoPlay" BOOLEAN, "playerConfig" JSONB,
+    FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE)""",
+    """CREATE TABLE IF NOT EXISTS feedbacks ("id" UUID PRIMARY KEY, "forId" UUID NOT NULL,
+    "threadId" UUID NOT NULL, "value" INT NOT NULL, "comment" TEXT,
+    FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE)""",
+]
+
+
+def history_url(settings: Settings, driver: str = "async") -> str | None:
+    """The SQLAlchemy URL of the chat history (``driver``: 'async' for Chainlit, 'sync' for the
+    export), or None when history is off."""
+    where = settings.chat_history.strip()
+    if where.lower() in ("off", "none", "no"):
+        return None
+    if where.startswith(("postgresql://", "postgres://", "postgresql+")):
+        rest = where.split("://", 1)[1]
+        return f"postgresql+psycopg://{rest}"  # psycopg 3 is sync and async: one driver for both
+    path = Path(where) if where else history_file(settings)
+    return f"sqlite+{'aiosqlite' if driver == 'async' else 'pysqlite'}:///{path.resolve()}"
+
+
+def history_file(settings: Settings) -> Path:
+    index = Path(settings.index_dir)
+    return index.parent / f"{index.name}-chat.sqlite3"
+
+
+def create_tables(url: str) -> None:
+    """Chainlit's tables, if they are not there yet (run before the server starts)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("+aiosqlite", "+pysqlite"))
+    with engine.begin() as db:
+        for statement in SCHEMA:
+            db.execute(text(statement))
+    engine.dispose()
+
+
+def data_layer(settings: Settings):
+    """Chainlit's SQLAlchemy data layer on the history database, or None when history is off."""
+    url = history_url(settings)
+    if url is None:
+        return None
+    from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+
+    return SQLAlchemyDataLayer(conninfo=url)
+
+
+def rated_answers(settings: Settings) -> list[dict]:
+    """Every rated answer, oldest first, as an evaluation case."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    url = history_url(settings, "sync")
+    if url is None:
+        raise BadInput("chat history is off", "set chat_history (rag.toml or RAG_CHAT_HISTORY)")
+    query = text(  # a rating is kept on the answer's step or on the run that holds it
+        'SELECT f."value", f."comment", s."metadata", s."createdAt" FROM feedbacks f '
+        'JOIN steps s ON s."id" = f."forId" OR s."parentId" = f."forId" ORDER BY s."createdAt"'
+    )
+    engine = create_engine(url)
+    try:
+        with engine.connect() as db:
+            rows = db.execute(query).all()
+    except (OperationalError, ProgrammingError):
+        raise BadInput(
+            f"no chat history at {url}", "start `rag web`, ask and rate an answer first"
+        ) from None
+    finally:
+        engine.dispose()
+    return [case for row in rows if (case := _case(*row))]
+
+
+def _case(value, comment, metadata, created) -> dict | None:
+    meta = json.loads(metadata) if isinstance(metadata, str) else metadata or {}
+    answer = meta.get("rag")
+    if not answer:  # a rating on something that is not an answer (an upload summary)
+        return None
+    return {
+        "question": answer.get("asked") or answer["question"],  # a follow-up made standalone
+        "rating": "up" if int(value) == 1 else "down",
+        "comment": comment or "",
+        "answer": answer["answer"],
+        "abstained": answer["abstained"],
+        "citations": [
+            {k: c.get(k) for k in ("chunk_id", "source", "title", "text")}
+            for c in answer.get("citations", [])
+        ],
+        "asked_at": created,
+    }
+
+
+def export(settings: Settings, out: Path) -> int:
+    """Write the rated answers to ``out`` (JSON lines); how many."""
+    cases = rated_answers(settings)
+    out.write_text(
+        "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), encoding="utf-8"
+    )
+    return len(cases)
