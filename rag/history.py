@@ -13,6 +13,7 @@ the question, the answer given, the rating and comment, and the passages it cite
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .errors import BadInput
@@ -66,19 +67,72 @@ def create_tables(url: str) -> None:
 
     engine = create_engine(url.replace("+aiosqlite", "+pysqlite"))
     with engine.begin() as db:
+        if url.startswith("sqlite"):  # readers never wait for the writer; it stays set in the file
+            db.execute(text("PRAGMA journal_mode=WAL"))
         for statement in SCHEMA:
             db.execute(text(statement))
     engine.dispose()
 
 
-def data_layer(settings: Settings):
-    """Chainlit's SQLAlchemy data layer on the history database, or None when history is off."""
+def data_layer(settings: Settings, files: Path | None = None):
+    """Chainlit's SQLAlchemy data layer on the history database, or None when history is off.
+    ``files``: the web app's ``public`` folder, where the answers' source panels are kept so a
+    resumed conversation can open them again."""
     url = history_url(settings)
     if url is None:
         return None
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
-    return SQLAlchemyDataLayer(conninfo=url)
+    layer = SQLAlchemyDataLayer(conninfo=url, storage_provider=PanelFiles(files) if files else None)
+    if url.startswith("sqlite"):
+        _one_writer(layer, url)
+    return layer
+
+
+def _one_writer(layer, url: str) -> None:
+    """SQLite takes one writer at a time: give the layer one connection that chats queue for
+    (a pool of 15 ran out at 50 chats, losing steps), with WAL's cheap commits."""
+    from sqlalchemy import event
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=600)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(connection, _record):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: safe, and no fsync per commit
+        cursor.execute("PRAGMA busy_timeout=30000")  # `rag feedback export` may be reading
+        cursor.close()
+
+    layer.engine = engine
+    layer.async_session = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+
+
+class PanelFiles:
+    """Chainlit's storage for elements, as files in the web app's ``public`` folder (served at
+    /public): the source panels of past answers. Named by Chainlit's random element ids."""
+
+    def __init__(self, public: Path):
+        self.folder = Path(public) / "panels"
+
+    def _path(self, key: str) -> Path:
+        return self.folder / re.sub(r"[^\w.-]+", "_", key)
+
+    async def upload_file(self, object_key, data, mime="text/plain", overwrite=True, **_):
+        path = self._path(object_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        return {"object_key": object_key, "url": await self.get_read_url(object_key)}
+
+    async def delete_file(self, object_key: str) -> bool:
+        self._path(object_key).unlink(missing_ok=True)
+        return True
+
+    async def get_read_url(self, object_key: str) -> str:
+        return f"/public/panels/{self._path(object_key).name}"
+
+    async def close(self) -> None:
+        pass
 
 
 def rated_answers(settings: Settings) -> list[dict]:

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import threading
+from pathlib import Path
 
 import chainlit as cl
 from chainlit.input_widget import Select, Slider, TextInput
@@ -123,7 +124,8 @@ def _citation_panel(answer, c, marker: str, article=None):
         header += f"  \n[{words['original']}]({c.source.replace(')', '%29').replace(' ', '%20')})"
     if c.also_in:
         header += f"  \n{words['also']} {as_text(', '.join(c.also_in))}"
-    return cl.Text(name=marker, content=f"{header}\n\n{highlighted}", display="side")
+    lead = f"> {as_text(quote.replace(chr(10), ' '))}\n\n---\n\n" if article else ""  # no scrolling
+    return cl.Text(name=marker, content=f"{header}\n\n{lead}{highlighted}", display="side")
 
 
 def render_answer(answer, articles: dict | None = None) -> tuple[str, list]:
@@ -184,9 +186,11 @@ def _keeps_history() -> bool:
 
 @cl.data_layer
 def _history():
+    from chainlit.config import APP_ROOT
+
     from rag.history import data_layer
 
-    return data_layer(load_settings())
+    return data_layer(load_settings(), files=Path(APP_ROOT) / "public")
 
 
 if os.environ.get("RAG_WEB_PASSWORD"):

@@ -28,6 +28,8 @@ from pathlib import Path
 from ..eval.metrics import latency
 from .servers import free_port
 
+CONNECT_ATTEMPTS = 3
+
 QUESTIONS = [
     "한미는 한국 국방비를 GDP 대비 몇 퍼센트로 확대하는 데 공감했나?",
     "미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?",
@@ -65,6 +67,20 @@ class Load:
     timeout: float
     results: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cookie: str | None = None  # the sign-in cookie, once asked for ('' when none is needed)
+    connect_retries: int = 0
+
+
+async def _signed_in(load: Load) -> str:
+    """The cookie a chat connects with: a server that keeps history signs its one local user
+    in through ``/auth/header``, as the browser does; '' for a server without sign-in."""
+    if load.cookie is None:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.post(load.url + "/auth/header")
+        load.cookie = "; ".join(f"{k}={v}" for k, v in r.cookies.items()) if r.is_success else ""
+    return load.cookie
 
 
 def _user_message(question: str) -> dict:
@@ -102,18 +118,25 @@ async def _connected(load: Load):
         "userEnv": "{}",
         "threadId": None,
     }
-    try:
-        await client.connect(
-            load.url,
-            socketio_path="/ws/socket.io",
-            transports=["websocket"],
-            auth=auth,
-            wait_timeout=30,
-        )
-        await client.emit("connection_successful")
-    except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
-        load.errors.append(f"connect: {type(e).__name__}: {e}")
-        return None, state
+    for attempt in range(CONNECT_ATTEMPTS):  # a browser's socket retries a failed connect too
+        try:
+            cookie = await _signed_in(load)
+            await client.connect(
+                load.url,
+                headers={"Cookie": cookie} if cookie else {},
+                socketio_path="/ws/socket.io",
+                transports=["websocket"],
+                auth=auth,
+                wait_timeout=30,
+            )
+            await client.emit("connection_successful")
+            break
+        except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
+            if attempt == CONNECT_ATTEMPTS - 1:
+                load.errors.append(f"connect: {type(e).__name__}: {e}")
+                return None, state
+            load.connect_retries += 1
+            await asyncio.sleep(1 + attempt)
     return client, state
 
 
@@ -160,7 +183,9 @@ async def _chat(load: Load, deadline: float) -> None:
 async def _load(load: Load, chats: int, seconds: float, pid: int | None) -> dict:
     memory: list[float] = []
     _log("Warm-up question …")
-    await _chat(Load(load.url, load.questions[:1], 300, errors=load.errors), time.time() + 1)
+    warm = Load(load.url, load.questions[:1], 300, errors=load.errors)
+    await _chat(warm, time.time() + 1)
+    load.cookie = warm.cookie
     deadline = time.time() + seconds
     tasks = [asyncio.create_task(_chat(load, deadline)) for _ in range(chats)]
     started = time.time()
@@ -196,6 +221,7 @@ def run(
         "seconds": round(raw["seconds"], 1),
         "answered": len(whole),
         "failed": len(load.errors),
+        "connect_retries": load.connect_retries,
         "errors": load.errors[:20],
         "sample_answers": {r["question"]: r["output"][:300] for r in load.results},
         "first_token_ms": latency(first),
@@ -269,7 +295,7 @@ def format_result(r: dict) -> str:
     mem = r["server_rss_mb"]
     return (
         f"{r['chats']} concurrent chats for {r['seconds']:.0f} s: {r['answered']} answered, "
-        f"{r['failed']} failed; "
+        f"{r['failed']} failed ({r.get('connect_retries', 0)} connects retried); "
         f"first token p50 {r['first_token_ms'].get('p50_ms')} ms / p95 "
         f"{r['first_token_ms'].get('p95_ms')}; "
         f"whole answer p50 {r['answer_ms'].get('p50_ms')} ms / p95 {r['answer_ms'].get('p95_ms')}"

@@ -147,13 +147,27 @@ def _answer_to(page, question: str, marker: str):
     return answer
 
 
+def _attach(page, path):
+    """Attach a file and wait until it is on the server; while the session is still connecting
+    Chainlit refuses the file (404 or no request), so attach again, as a person would."""
+    from playwright.sync_api import TimeoutError as NoResponse
+
+    for _ in range(12):
+        try:
+            with page.expect_response(lambda r: "/project/file" in r.url, timeout=5_000) as sent:
+                page.locator("input[type=file]").first.set_input_files([str(path)])
+        except NoResponse:
+            continue
+        if sent.value.ok:
+            return
+        page.wait_for_timeout(1000)  # 404: the session is not up yet
+    raise AssertionError("the attachment never reached the server")
+
+
 def test_an_attached_article_is_added_and_answerable_at_once(page, tmp_path):
     article = tmp_path / "mihogang.html"
     article.write_text(UPLOAD, encoding="utf-8")
-    junk = tmp_path / "photo.png"
-    junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
-    page.locator("input[type=file]").first.set_input_files([str(article)])
-    page.wait_for_timeout(1500)  # the attachment uploads before the message is sent
+    _attach(page, article)
     answer = _answer_to(page, "미호강 빛축제에는 드론 몇 대가 동원되나?", "620대")
     summary = page.locator(".step").filter(has_text="기사 1건을 추가했습니다").last
     assert summary.count() == 1 and "새 기사 1" in summary.inner_text()
@@ -189,8 +203,12 @@ def test_a_conversation_is_in_the_history_after_a_reload(page, tmp_path):
     )
     past.first.wait_for(timeout=30_000)
     past.first.click()
-    page.locator(".step").filter(has_text="2026").first.wait_for(timeout=30_000)  # resumed
+    resumed = page.locator(".step").filter(has_text="기사 기준").first
+    resumed.wait_for(timeout=30_000)
+    assert "2026" in resumed.inner_text()
     assert page.locator(".step").filter(has_text=question[:15]).count() >= 1
+    resumed.locator(".element-link").first.click()  # its source panel was kept too
+    page.locator(".side-text").filter(has_text="완전운용능력").last.wait_for(timeout=20_000)
     shot = tmp_path / "web-history.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nscreenshot: {shot}")

@@ -86,6 +86,7 @@ def test_cli_json_carries_the_short_answer_and_the_explanation(seed_settings):
 
 
 @pytest.mark.slow
+@pytest.mark.refit
 def test_refitting_reproduces_the_shipped_parameters(tmp_path):
     """`rag fit` on the development data gives the parameters the package ships (to rounding:
     vectors on another CPU's int8/bf16 path move in the fourth decimal)."""
