@@ -140,7 +140,12 @@ class E5Embedder(BaseEmbedder):
                 self._compiled[which] = self.encoder[0].compile_model(
                     graph,
                     "CPU",
-                    {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"},
+                    {
+                        "INFERENCE_PRECISION_HINT": precision,
+                        "PERFORMANCE_HINT": "LATENCY",
+                        # OpenVINO's compiled-model cache: a cold process loads, not compiles
+                        "CACHE_DIR": str(Path(self.model_name) / "openvino-compiled"),
+                    },
                 )
             return self._compiled[which]
 
