@@ -34,7 +34,9 @@ from .retrieve import Filters, check_query
 from .settings import Settings
 
 MAX_BODY = 256 * 1024  # bytes of one request
-MAX_CONCURRENT = 8  # answers computed at once; more wait for none and get 503
+MAX_CONCURRENT = 8  # answers computed at once; more wait their turn in a queue
+MAX_WAITING = 256  # requests waiting for a turn; beyond that (or after PATIENCE s), 503
+PATIENCE = 60.0
 RATE_PER_MINUTE = 600  # requests per key (or per client address without keys)
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 EXTRACTIVE = "rag-extractive"
@@ -99,6 +101,32 @@ class Metrics:
         for name, value in gauges.items():
             lines += [f"# TYPE {name} gauge", f"{name} {value}"]
         return "\n".join(lines) + "\n"
+
+
+class Admission:
+    """At most ``running`` answers computed at once (two cores gain nothing from more); up to
+    ``waiting`` further requests wait their turn, each at most ``patience`` seconds. A request
+    beyond that gets 503, so a burst is served late rather than refused or piled up."""
+
+    def __init__(self, running=MAX_CONCURRENT, waiting=MAX_WAITING, patience=PATIENCE):
+        self.slots = asyncio.Semaphore(running)
+        self.waiting, self.max_waiting, self.patience = 0, waiting, patience
+
+    async def enter(self) -> bool:
+        """Whether the request got a turn (then ``release`` it when done)."""
+        if self.waiting >= self.max_waiting:
+            return False
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self.slots.acquire(), self.patience)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self.waiting -= 1
+
+    def release(self) -> None:
+        self.slots.release()
 
 
 class Limiter:
@@ -220,7 +248,7 @@ def create_app(settings: Settings, keys: Keys | None = None):
     keys = keys if keys is not None else Keys.from_env()
     app = FastAPI(title="rag-news API", docs_url=None, redoc_url=None)
     metrics, limiter, jobs = Metrics(), Limiter(), Jobs(settings)
-    answering = threading.BoundedSemaphore(MAX_CONCURRENT)
+    answering = Admission()
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -259,8 +287,8 @@ def create_app(settings: Settings, keys: Keys | None = None):
     return app
 
 
-def _chat_route(app, settings: Settings, answering: threading.BoundedSemaphore) -> None:
-    """The OpenAI-compatible chat: at most ``answering``'s count of answers at once."""
+def _chat_route(app, settings: Settings, answering: Admission) -> None:
+    """The OpenAI-compatible chat, answers admitted by ``answering``."""
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
@@ -269,8 +297,8 @@ def _chat_route(app, settings: Settings, answering: threading.BoundedSemaphore) 
         if model not in models(settings):
             return _error(404, f"unknown model {model!r}", f"use one of {models(settings)}")
         question, history = _question_and_history(body.get("messages"))
-        if not answering.acquire(blocking=False):
-            return _error(503, "too many answers in progress", "retry in a moment", "overloaded")
+        if not await answering.enter():
+            return _error(503, "too many answers waiting", "retry in a moment", "overloaded")
         settings_for_model = replace(settings, backend=model.removeprefix("rag-"))
         if body.get("stream"):
             try:  # a bad question gets its status before the stream starts

@@ -165,6 +165,12 @@ def cmd_bench(args) -> int:
 
     settings = _settings(args)
     korquad = Path(args.korquad or KORQUAD_FILE)
+    if args.what == "api":
+        from .bench import apiload
+
+        result = apiload.bench(settings, args.clients, args.seconds, args.url)
+        print(apiload.format_result(result))
+        return _written(result, args.out)
     if args.what not in ("web", "extraction", "dates") and not korquad.is_file():
         raise BadInput(
             f"the KorQuAD dev set is not at {korquad}", "pass --korquad PATH/KorQuAD_v1.0_dev.json"
@@ -212,11 +218,14 @@ def cmd_bench(args) -> int:
 
         result = run_retrieval(settings, korquad, args.articles, baseline=not args.no_baseline)
         print(format_table(result))
-    if args.out:
-        Path(args.out).write_text(
-            json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8"
-        )
-        print(f"wrote {args.out}")
+    return _written(result, args.out)
+
+
+def _written(result: dict, out: str | None) -> int:
+    """Write a benchmark's figures to ``out`` as JSON, when asked."""
+    if out:
+        Path(out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(f"wrote {out}")
     return 0
 
 
@@ -687,7 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "what",
-        choices=["retrieval", "answers", "perf", "web", "stores", "extraction", "dates"],
+        choices=["retrieval", "answers", "perf", "web", "api", "stores", "extraction", "dates"],
     )
     p.add_argument("--small", action="store_true", help="perf: the small CI sample")
     p.add_argument(
@@ -698,11 +707,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="perf: only the large-corpus ingest, SCALE × KorQuAD's size (4.5 ≈ 21,000 chunks)",
     )
     p.add_argument(
-        "--url", help="web: a running chat to load (default: start `rag web` on --index)"
+        "--url",
+        help="web, api: a running server to load (default: start `rag web`/`rag serve` on --index)",
     )
     p.add_argument("--chats", type=int, default=10, help="web: concurrent chats")
+    p.add_argument("--clients", type=int, default=50, help="api: concurrent clients, one key each")
     p.add_argument(
-        "--seconds", type=float, default=60, help="web: how long every chat keeps asking"
+        "--seconds", type=float, default=60, help="web, api: how long every client keeps asking"
     )
     p.add_argument(
         "--korquad", help="path to KorQuAD_v1.0_dev.json (default: the copy in rag/data/korquad/)"

@@ -238,9 +238,12 @@ def serve(
     log=lambda *a: print(*a, file=sys.stderr, flush=True),
     cwd: Path | None = None,
     env: dict | None = None,
+    command: str = "web",
+    ready: str = "/",
 ):
-    """A `rag web` server on a free local port for the duration (``env`` added to this process's
-    environment; its log in ``cwd``/server.log); yields (url, pid) once the page is served."""
+    """A `rag web` (or `rag serve`, with ``command``) server on a free local port for the
+    duration (``env`` added to this process's environment; its log in ``cwd``/server.log);
+    yields (url, pid) once ``ready`` answers."""
     import tempfile
 
     port = free_port()
@@ -252,7 +255,7 @@ def serve(
             sys.executable,
             "-m",
             "rag.cli",
-            "web",
+            command,
             "--port",
             str(port),
             "--index",
@@ -269,10 +272,10 @@ def serve(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        log(f"Starting the web chat on {url} …")
+        log(f"Starting `rag {command}` on {url} …")
         for _ in range(240):
             try:
-                urllib.request.urlopen(url, timeout=2)
+                urllib.request.urlopen(url + ready, timeout=2)
                 break
             except OSError:
                 if proc.poll() is not None:
@@ -280,7 +283,7 @@ def serve(
                     raise RuntimeError(f"the web server exited: {log_tail}") from None
                 time.sleep(0.5)
         else:
-            raise RuntimeError("the web server did not answer within 2 minutes")
+            raise RuntimeError(f"`rag {command}` did not answer within 2 minutes")
         yield url, proc.pid
     finally:
         proc.terminate()

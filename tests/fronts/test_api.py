@@ -181,3 +181,27 @@ def test_a_client_that_leaves_mid_stream_does_not_stop_the_server(api):
         next(r.iter_lines())  # one line, then hang up
     assert httpx.get(base + "/healthz").status_code == 200
     assert _client(base).models.list().data[0].id == "rag-extractive"
+
+
+def test_a_burst_waits_its_turn_and_only_an_overflow_is_refused():
+    """Two answers at once, three more wait; a sixth request is refused at once (503), a waiter
+    gets its turn when one finishes, and one that waits too long gives up."""
+    import asyncio
+
+    from rag.api import Admission
+
+    async def burst():
+        gate = Admission(running=2, waiting=3, patience=2)
+        assert await gate.enter() and await gate.enter()
+        waiters = [asyncio.create_task(gate.enter()) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        overflow = await gate.enter()
+        gate.release()
+        gate.release()
+        await asyncio.sleep(0.05)
+        early = [w.result() for w in waiters if w.done()]
+        late = await asyncio.gather(*[w for w in waiters if not w.done()])
+        return overflow, early, late
+
+    overflow, early, late = asyncio.run(burst())
+    assert overflow is False and early == [True, True] and late == [False]  # patience ran out
