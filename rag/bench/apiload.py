@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..eval.metrics import latency
-from .webload import QUESTIONS, rss_mb, serve
+from .webload import QUESTIONS, memory_text, rss_mb, serve, spread
 
 
 @dataclass
@@ -167,19 +167,12 @@ def bench(settings, clients: int, seconds: float, url: str | None = None) -> dic
 
 
 def format_result(r: dict) -> str:
-    mem = r["server_rss_mb"]
     return (
         f"{r['clients']} API clients for {r['seconds']:.0f} s: {r['answered']} answered "
-        f"({r['requests_per_s']}/s), {r['failed']} failed; plain p50 {r['plain_ms'].get('p50_ms')}"
-        f" / p95 {r['plain_ms'].get('p95_ms')} ms; streams: first token p50 "
-        f"{r['stream_first_token_ms'].get('p50_ms')} / p95 "
-        f"{r['stream_first_token_ms'].get('p95_ms')}"
-        f" ms, whole p50 {r['stream_ms'].get('p50_ms')} / p95 {r['stream_ms'].get('p95_ms')} ms"
-        + (
-            f"; server RSS {mem['start']:.0f} → max {mem['max']:.0f} → end {mem['end']:.0f} MB"
-            if mem
-            else ""
-        )
+        f"({r['requests_per_s']}/s), {r['failed']} failed; plain {spread(r['plain_ms'])}; "
+        f"streams: first token {spread(r['stream_first_token_ms'])}, whole "
+        f"{spread(r['stream_ms'])}"
+        + memory_text(r["server_rss_mb"])
         + f"; a cold `rag ask` process in the same run: {r.get('cold_rag_ask_s')} s "
         f"({r.get('cold_vs_served_p50')}× a served answer's p50)"
     )

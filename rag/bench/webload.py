@@ -294,17 +294,24 @@ def serve(
         server_log.close()
 
 
+def spread(figures: dict) -> str:
+    """'p50 X / p95 Y ms' of a latency summary."""
+    return f"p50 {figures.get('p50_ms')} / p95 {figures.get('p95_ms')} ms"
+
+
+def memory_text(mem: dict) -> str:
+    """The server's memory over a run, or '' when it was not sampled."""
+    return (
+        f"; server RSS {mem['start']:.0f} → max {mem['max']:.0f} → end {mem['end']:.0f} MB"
+        if mem
+        else ""
+    )
+
+
 def format_result(r: dict) -> str:
-    mem = r["server_rss_mb"]
     return (
         f"{r['chats']} concurrent chats for {r['seconds']:.0f} s: {r['answered']} answered, "
         f"{r['failed']} failed ({r.get('connect_retries', 0)} connects retried); "
-        f"first token p50 {r['first_token_ms'].get('p50_ms')} ms / p95 "
-        f"{r['first_token_ms'].get('p95_ms')}; "
-        f"whole answer p50 {r['answer_ms'].get('p50_ms')} ms / p95 {r['answer_ms'].get('p95_ms')}"
-        + (
-            f"; server RSS {mem['start']:.0f} → max {mem['max']:.0f} → end {mem['end']:.0f} MB"
-            if mem
-            else ""
-        )
+        f"first token {spread(r['first_token_ms'])}; whole answer {spread(r['answer_ms'])}"
+        + memory_text(r["server_rss_mb"])
     )
