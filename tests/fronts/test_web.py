@@ -178,21 +178,6 @@ def test_an_attached_article_is_added_and_answerable_at_once(page, tmp_path):
     print(f"\nscreenshot: {shot}")
 
 
-def test_a_file_that_is_not_an_article_is_refused_with_its_reason(server):
-    from rag import uploads
-    from rag.settings import load_settings
-
-    settings = load_settings({"web_upload_mb": 0.001})
-    accepted, refused = uploads.check_files(
-        [("a.png", "/x/a.png", 10), ("big.txt", "/x/big.txt", 5000), ("ok.md", "/x/ok.md", 10)],
-        settings,
-    )
-    assert [n for n, _ in accepted] == ["ok.md"]
-    assert refused[0][1].startswith("not an article file") and "larger than" in refused[1][1]
-    allowed, blocked = uploads.check_urls(["http://127.0.0.1/x", "http://localhost:9/a"], settings)
-    assert not allowed and all("private or local address" in why for _, why in blocked)
-
-
 def test_a_conversation_is_in_the_history_after_a_reload(page, tmp_path):
     question = "미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?"
     _answer_to(page, question, "기사 기준")
