@@ -166,11 +166,14 @@ def _articles_for(answer, settings) -> dict:
 
 
 def _warm_up():
-    """Load the model, Kiwi and the index once, in the background, before the first question."""
+    """Load the model, Kiwi and the index once, and check the starters, in the background,
+    before the first page and question."""
     try:
         from rag.answering import ask
+        from rag.starters import starters
 
         ask("한미 동맹", load_settings())
+        starters(load_settings())
     except Exception:
         pass  # the first real question reports any problem readably
 
