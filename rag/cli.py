@@ -206,10 +206,13 @@ def cmd_bench(args) -> int:
         from .bench import webload
 
         with contextlib.ExitStack() as stack:
+            llm = (
+                {"RAG_BACKEND": "openai", "RAG_LLM_BASE_URL": args.llm_url} if args.llm_url else {}
+            )
             url, pid = (
                 (args.url, None)
                 if args.url
-                else stack.enter_context(webload.serve(settings.index_dir))
+                else stack.enter_context(webload.serve(settings.index_dir, env=llm))
             )
             result = webload.run(url, args.chats, args.seconds, pid)
         print(webload.format_result(result))
@@ -711,6 +714,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="web, api: a running server to load (default: start `rag web`/`rag serve` on --index)",
     )
     p.add_argument("--chats", type=int, default=10, help="web: concurrent chats")
+    p.add_argument(
+        "--llm-url",
+        help="web: answer with this OpenAI-compatible LLM (first token = first verified sentence)",
+    )
     p.add_argument("--clients", type=int, default=50, help="api: concurrent clients, one key each")
     p.add_argument(
         "--seconds", type=float, default=60, help="web, api: how long every client keeps asking"

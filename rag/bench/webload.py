@@ -224,6 +224,8 @@ def run(
         "connect_retries": load.connect_retries,
         "errors": load.errors[:20],
         "sample_answers": {r["question"]: r["output"][:300] for r in load.results},
+        # with an LLM: answers where no LLM sentence passed the checker (the extractive one shown)
+        "llm_fallbacks": sum("showing the extractive answer" in r["output"] for r in load.results),
         "first_token_ms": latency(first),
         "answer_ms": latency(whole),
         "server_rss_mb": {"start": memory[0], "max": max(memory), "end": memory[-1]}
@@ -313,5 +315,6 @@ def format_result(r: dict) -> str:
         f"{r['chats']} concurrent chats for {r['seconds']:.0f} s: {r['answered']} answered, "
         f"{r['failed']} failed ({r.get('connect_retries', 0)} connects retried); "
         f"first token {spread(r['first_token_ms'])}; whole answer {spread(r['answer_ms'])}"
+        + (f"; {r['llm_fallbacks']} LLM answers fell back" if r.get("llm_fallbacks") else "")
         + memory_text(r["server_rss_mb"])
     )
