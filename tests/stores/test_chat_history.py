@@ -1,0 +1,64 @@
+"""The web chat's history on a real PostgreSQL (``chat_history = postgresql://…``): the tables
+are created, Chainlit's data layer writes a thread, an answer and a rating through psycopg, and
+`rag feedback export` reads the rating back as an evaluation case."""
+
+import asyncio
+import json
+import uuid
+
+from rag.history import create_tables, data_layer, history_url, rated_answers
+from rag.settings import load_settings
+
+
+def test_history_on_postgresql_keeps_answers_and_ratings(pg_url, tmp_path):
+    from chainlit.types import Feedback
+
+    settings = load_settings({"index_dir": str(tmp_path / "index"), "chat_history": pg_url})
+    assert history_url(settings).startswith("postgresql+psycopg://")
+    create_tables(history_url(settings, "sync"))
+    create_tables(history_url(settings, "sync"))  # again: nothing to do, no error
+    thread, run, answer = (str(uuid.uuid4()) for _ in range(3))
+    record = {
+        "question": "그럼 언제야?",
+        "asked": "전작권 전환 검증은 언제까지 하나? 그럼 언제야?",
+        "answer": "2026년까지 검증한다. [1]",
+        "abstained": False,
+        "citations": [{"chunk_id": "c-1", "source": "a.txt", "title": "t", "text": "2026년"}],
+    }
+    insert = (
+        'INSERT INTO steps ("id", "name", "type", "threadId", "parentId", "streaming", '
+        '"output", "metadata") VALUES (:id, :name, :type, :thread, :parent, false, :output, '
+        ":metadata)"
+    )
+
+    async def chat():
+        layer = data_layer(settings)
+        await layer.update_thread(thread, name="전작권")
+        for step, kind, parent, meta in (
+            (run, "run", None, {}),
+            (answer, "assistant_message", run, {"rag": record}),
+        ):
+            await layer.execute_sql(
+                insert,
+                {
+                    "id": step,
+                    "name": kind,
+                    "type": kind,
+                    "thread": thread,
+                    "parent": parent,
+                    "output": record["answer"],
+                    "metadata": json.dumps(meta, ensure_ascii=False),
+                },
+            )
+        await layer.upsert_feedback(Feedback(forId=run, value=0, threadId=thread, comment="틀림"))
+        found = await layer.get_thread(thread)
+        await layer.close()
+        return found
+
+    found = asyncio.run(chat())
+    assert found and found["name"] == "전작권" and len(found["steps"]) == 2
+    cases = rated_answers(settings)  # the rating sits on the run; the answer is its child
+    assert len(cases) == 1
+    case = cases[0]
+    assert case["question"] == record["asked"] and case["rating"] == "down"
+    assert case["comment"] == "틀림" and case["citations"][0]["chunk_id"] == "c-1"
