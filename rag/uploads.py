@@ -6,7 +6,7 @@
 
 Files are limited by type, size and count (``web_upload_*`` settings), each refusal with its
 reason. They are copied into an uploads folder beside the index, so the article's source is
-its file name and a later upload of the same name replaces it as a changed article. What
+its file name; a later file of the same name with other content is kept beside it. What
 ingest itself refuses (binary, a zip bomb, an empty page) is reported the same way as on the
 CLI. A pasted URL must not name a private, loopback or link-local address unless
 ``web_private_urls = "allow"``: the chat server must not become a way into its own network.
@@ -53,12 +53,17 @@ def check_files(files: list[tuple[str, Path, int]], settings: Settings):
 
 
 def keep(files: list[tuple[str, Path]], folder: Path) -> list[Path]:
-    """Copy each file into ``folder`` under its own (sanitised) name; the copies' paths."""
+    """Copy each file into ``folder`` under its own (sanitised) name; the copies' paths. A file
+    of that name with other content is kept: the new one becomes "name-2.txt", so one person's
+    upload never replaces another's article."""
     folder.mkdir(parents=True, exist_ok=True)
     kept = []
     for name, path in files:
-        safe = re.sub(r"[^\w.\-가-힣]+", "_", Path(name).name).strip("._") or "article.txt"
-        target = folder / safe
+        safe = Path(re.sub(r"[^\w.\-가-힣]+", "_", Path(name).name).strip("._") or "article.txt")
+        target, n = folder / safe, 1
+        while target.exists() and target.read_bytes() != Path(path).read_bytes():
+            n += 1
+            target = folder / f"{safe.stem}-{n}{safe.suffix}"
         shutil.copyfile(path, target)
         kept.append(target)
     return kept
@@ -86,12 +91,17 @@ def check_urls(urls: list[str], settings: Settings):
     allowed, refused = [], []
     for url in urls:
         reason = private_address(url)
-        (
+        if reason:
             refused.append((url, reason + "; an admin can set web_private_urls = 'allow'"))
-            if reason
-            else allowed.append(url)
-        )
+        else:
+            allowed.append(url)
     return allowed, refused
+
+
+def _home(settings: Settings, user: str) -> Path:
+    """A user's own folder beside the index (their name made safe: no dots, no separators)."""
+    index = Path(settings.index_dir)
+    return index.parent / f"{index.name}-users" / (re.sub(r"[^\w-]+", "_", user) or "_")
 
 
 def places(settings: Settings, user: str) -> tuple[Settings, Path]:
@@ -105,18 +115,16 @@ def places(settings: Settings, user: str) -> tuple[Settings, Path]:
         raise BadInput(
             "per-user indexes need the FAISS store", "set web_uploads = 'shared' or store = 'faiss'"
         )
-    home = index.parent / f"{index.name}-users" / re.sub(r"[^\w.-]+", "_", user)
-    own = home / "index"
+    own = _home(settings, user) / "index"
     if not own.exists() and index.exists():
         shutil.copytree(index, own, ignore=shutil.ignore_patterns(".lock"))
-    return replace(settings, index_dir=own), home / "uploads"
+    return replace(settings, index_dir=own), _home(settings, user) / "uploads"
 
 
 def question_settings(settings: Settings, user: str) -> Settings:
     """The settings a user's questions are answered with: their own index once they have one."""
     if settings.web_uploads == "per-user" and settings.store == "faiss":
-        index = Path(settings.index_dir)
-        own = index.parent / f"{index.name}-users" / re.sub(r"[^\w.-]+", "_", user) / "index"
+        own = _home(settings, user) / "index"
         if own.exists():
             return replace(settings, index_dir=own)
     return settings

@@ -46,6 +46,8 @@ def test_per_user_uploads_go_into_a_copy_of_the_shared_index(tmp_path):
     assert not (own.index_dir / ".lock").exists() and folder.name == "uploads"
     assert uploads.question_settings(settings, "kim@example").index_dir == own.index_dir
     assert uploads.question_settings(settings, "lee").index_dir == shared  # no uploads: shared
+    outside, _ = uploads.places(settings, "../..")  # a sign-in name cannot leave the folder
+    assert outside.index_dir.parent.parent == tmp_path / "index-users"
 
 
 def test_kept_files_keep_their_names_and_a_summary_gives_every_reason(tmp_path):
@@ -53,6 +55,11 @@ def test_kept_files_keep_their_names_and_a_summary_gives_every_reason(tmp_path):
     source.write_text("기사", encoding="utf-8")
     kept = uploads.keep([("../../etc/기사 1.txt", source)], tmp_path / "uploads")
     assert kept == [tmp_path / "uploads" / "기사_1.txt"]  # no path escapes the folder
+    other = tmp_path / "tmp-upload-456"
+    other.write_text("다른 기사", encoding="utf-8")
+    again = uploads.keep([("기사 1.txt", source), ("기사 1.txt", other)], tmp_path / "uploads")
+    assert again == [kept[0], tmp_path / "uploads" / "기사_1-2.txt"]  # the first one is kept
+    assert kept[0].read_text(encoding="utf-8") == "기사"
     report = IngestReport(added=["a"], skipped=[(str(kept[0]), "empty after cleaning")])
     text = uploads.summary(report, [("x.png", "not an article file")], "ko")
     assert "새 기사 1" in text and "x.png: not an article file" in text
