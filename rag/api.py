@@ -393,17 +393,21 @@ async def _json(request) -> dict:
 
 def _answer(question: str, history, settings: Settings, sentences=None) -> asyncio.Future:
     """The answer, worked out in a thread; an LLM's checked sentences are put on ``sentences``
-    as the checker passes them."""
+    as the checker passes them, then None when the answer is done."""
     from starlette.concurrency import run_in_threadpool
 
     from .answering import ask
 
     loop = asyncio.get_running_loop()
-    put = sentences.put_nowait if sentences is not None else None
-    on_sentence = (lambda s: loop.call_soon_threadsafe(put, s)) if put else None
-    return asyncio.ensure_future(
+    on_sentence = None
+    if sentences is not None:
+        on_sentence = lambda s: loop.call_soon_threadsafe(sentences.put_nowait, s)  # noqa: E731
+    work = asyncio.ensure_future(
         run_in_threadpool(ask, question, settings, history, None, on_sentence)
     )
+    if sentences is not None:  # after every sentence put (the loop runs callbacks in order)
+        work.add_done_callback(lambda _: sentences.put_nowait(None))
+    return work
 
 
 def _completion(answer, model: str) -> dict:
@@ -433,13 +437,8 @@ async def _stream(work: asyncio.Future, sentences: asyncio.Queue, model: str, re
     try:
         yield chunk({"role": "assistant", "content": ""})
         sent = ""
-        while not (work.done() and sentences.empty()):
-            getter = asyncio.ensure_future(sentences.get())
-            await asyncio.wait({getter, work}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                continue
-            piece = (" " if sent else "") + getter.result()
+        while (sentence := await sentences.get()) is not None:  # None: the answer is done
+            piece = (" " if sent else "") + sentence
             sent += piece
             yield chunk({"content": piece})
         text = _content(work.result())

@@ -401,10 +401,10 @@ def web_state(settings) -> dict:
     for readme in Path(__file__).with_name("webapp").glob("chainlit*.md"):
         shutil.copyfile(readme, home / readme.name)
     env = {"CHAINLIT_APP_ROOT": str(home)}
-    url = history_url(settings)
-    if url:
-        create_tables(url)
-    if url or os.environ.get("RAG_WEB_PASSWORD"):
+    keeps_history = history_url(settings) is not None
+    if keeps_history:
+        create_tables(settings)
+    if keeps_history or os.environ.get("RAG_WEB_PASSWORD"):
         secret = home / "auth-secret"
         if not secret.exists():
             secret.touch(mode=0o600)

@@ -61,11 +61,12 @@ def history_file(settings: Settings) -> Path:
     return index.parent / f"{index.name}-chat.sqlite3"
 
 
-def create_tables(url: str) -> None:
+def create_tables(settings: Settings) -> None:
     """Chainlit's tables, if they are not there yet (run before the server starts)."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(url.replace("+aiosqlite", "+pysqlite"))
+    url = history_url(settings, "sync")
+    engine = create_engine(url)
     with engine.begin() as db:
         if url.startswith("sqlite"):  # readers never wait for the writer; it stays set in the file
             db.execute(text("PRAGMA journal_mode=WAL"))

@@ -1,10 +1,11 @@
 """The web chat's starter questions, made from the index so they are about its articles.
 
-The newest articles' headlines become questions ("<주제>의 주요 내용은?", "What does the
-article '<title>' report?"); each is asked once and kept only when the answer is not an
-abstention and cites that article, so a starter never leads to "not in these articles".
-A settings file (``web_starters``: TOML, ``[[starter]] label = … message = …``) replaces
-them. Worked out once per index version and language.
+The newest articles' early sentences that hold a full date or a counted or measured number
+become questions ("…언제 …했나?", "몇 곳이 …했나?"; an English article: "What does the
+article '<title>' report?"); each is asked once and kept only when the composer answers it
+from that article with that value, so a starter never leads to "not in these articles". One
+per story, at most four. A settings file (``web_starters``: TOML, ``[[starter]] label = …
+message = …``) replaces them. Worked out once per index version.
 """
 
 from __future__ import annotations
@@ -136,20 +137,20 @@ def _answers_from(question: str, expected: str, article, settings: Settings) -> 
     )
 
 
-def starters(settings: Settings, language: str = "ko") -> list[tuple[str, str]]:
-    """Up to four (label, message) starters for the index in ``settings``, in ``language``."""
+def starters(settings: Settings) -> list[tuple[str, str]]:
+    """Up to four (label, message) starters for the index in ``settings``."""
     if str(settings.web_starters) not in ("", "."):
         return from_file(Path(settings.web_starters))
     from .indexing import open_index
 
-    key = (str(settings.index_dir), open_index(settings).manifest.created, language)
+    key = (str(settings.index_dir), open_index(settings).manifest.created)
     with _lock:
         if key not in _cache:
-            _cache[key] = _checked(replace(settings, backend="extractive"), language)
+            _cache[key] = _checked(replace(settings, backend="extractive"))
         return _cache[key]
 
 
-def _checked(settings: Settings, language: str) -> list[tuple[str, str]]:
+def _checked(settings: Settings) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for article in newest_articles(settings):
         question = next(

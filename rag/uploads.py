@@ -145,24 +145,20 @@ SUMMARY = {
 
 
 def summary(report, refused: list[tuple[str, str]], language: str) -> str:
-    """What an upload did, in the interface's language: counts, then each refusal's reason."""
+    """What an upload did (``report``: the ingest's, None when nothing was ingested), in the
+    interface's language: counts, then each refusal's reason."""
+    from .indexing import IngestReport
+
+    report = report or IngestReport()
     done, skipped, ready = SUMMARY[language]
-    n = len(report.added) + len(report.changed) + len(report.unchanged) if report else 0
-    lines = [
-        done.format(
-            n=n,
-            added=len(report.added) if report else 0,
-            changed=len(report.changed) if report else 0,
-            same=len(report.unchanged) if report else 0,
-        )
-    ]
+    added, changed, same = len(report.added), len(report.changed), len(report.unchanged)
+    lines = [done.format(n=added + changed + same, added=added, changed=changed, same=same)]
     problems = list(refused) + [
-        (Path(p).name if "://" not in p else p, why)
-        for p, why in (report.skipped if report else [])
+        (Path(p).name if "://" not in p else p, why) for p, why in report.skipped
     ]
     if problems:
         lines.append(skipped)
         lines += [f"- {name}: {why}" for name, why in problems]
-    if report and (report.added or report.changed):
+    if added or changed:
         lines.append(ready)
     return "\n".join(lines)

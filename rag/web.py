@@ -64,6 +64,14 @@ TEXT = {
 }
 
 
+def _words(language: str) -> dict:
+    return TEXT[language if language in TEXT else "ko"]
+
+
+def _error_text(e: RagError) -> str:
+    return f"⚠️ {as_text(e.message)}" + (f"\n\n{as_text(e.hint)}" if e.hint else "")
+
+
 def as_text(text: str) -> str:
     """Article or user text made inert for the markdown renderer: no HTML, no markup."""
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
@@ -109,7 +117,7 @@ def _article_text(c, article) -> tuple[str, str]:
 
 def _citation_panel(answer, c, marker: str, article=None):
     """The side panel of citation ``c``: its article's header and text, the quote in bold."""
-    words = TEXT[answer.language if answer.language in TEXT else "ko"]
+    words = _words(answer.language)
     text, quote = _article_text(c, article)
     highlighted = (
         as_text(text).replace(as_text(quote), f"**{as_text(quote)}**", 1)
@@ -144,7 +152,7 @@ def render_answer(answer, articles: dict | None = None) -> tuple[str, list]:
         body = body.replace(as_text(marker), marker)  # Chainlit links an element's name to it
         elements.append(_citation_panel(answer, c, marker, (articles or {}).get(c.chunk_id)))
     if answer.abstained and answer.passages:
-        words = TEXT[answer.language if answer.language in TEXT else "ko"]
+        words = _words(answer.language)
         related = "\n".join(
             f"- {as_text(p.title)} ({as_text(p.published or words['no_date'])}): "
             f"{as_text(p.text[:120])}…"
@@ -172,8 +180,9 @@ def _warm_up():
         from rag.answering import ask
         from rag.starters import starters
 
-        ask("한미 동맹", load_settings())
-        starters(load_settings())
+        settings = load_settings()
+        ask("한미 동맹", settings)
+        starters(settings)
     except Exception:
         pass  # the first real question reports any problem readably
 
@@ -295,7 +304,7 @@ async def _add_articles(message: cl.Message) -> bool:
         )
         note.content = as_text(uploads.summary(report, refused + refused_urls, lang))
     except RagError as e:
-        note.content = f"⚠️ {as_text(e.message)}" + (f"\n\n{as_text(e.hint)}" if e.hint else "")
+        note.content = _error_text(e)
     await note.update()
     return True
 
@@ -330,9 +339,7 @@ async def _answer(question: str):
         answer = await asyncio.to_thread(ask, question, settings, history, _filters(), on_sentence)
         articles = await asyncio.to_thread(_articles_for, answer, settings)
     except RagError as e:
-        await cl.Message(
-            content=f"⚠️ {as_text(e.message)}" + (f"\n\n{as_text(e.hint)}" if e.hint else "")
-        ).send()
+        await cl.Message(content=_error_text(e)).send()
         return
     except Exception as e:  # never a stack trace in the chat
         words = TEXT[ui_language()]

@@ -15,8 +15,8 @@ def test_history_on_postgresql_keeps_answers_and_ratings(pg_url, tmp_path):
 
     settings = load_settings({"index_dir": str(tmp_path / "index"), "chat_history": pg_url})
     assert history_url(settings).startswith("postgresql+psycopg://")
-    create_tables(history_url(settings, "sync"))
-    create_tables(history_url(settings, "sync"))  # again: nothing to do, no error
+    create_tables(settings)
+    create_tables(settings)  # again: nothing to do, no error
     thread, run, answer = (str(uuid.uuid4()) for _ in range(3))
     record = {
         "question": "그럼 언제야?",
