@@ -184,7 +184,8 @@ QUESTION_TIME = re.compile(
     r"(?P<year>(?<!\d)(?:19|20)\d\d)년(?P<decade>대)?(?!\s*\d{1,2}월)"
     r"|(?:\b(?:in|during)\s+(?:the\s+)?)(?P<year_en>(?:19|20)\d\d)(?P<decade_en>s)?\b"
     r"|(?P<rel>올해|금년|지난해|작년|내년|this year|last year|next year)(?!\s*\d)"
-    r"|(?:지난\s*(?P<span>\d{1,2})년(?:간|동안)?|(?:past|last)\s+(?P<span_en>\d{1,2})\s+years)",
+    r"|(?:(?:지난|최근)\s*(?P<span>\d{1,2})년(?:간|동안)?"
+    r"|(?:past|last|recent)\s+(?P<span_en>\d{1,2})\s+years)",
     re.I,
 )
 RELATIVE_YEAR = {"올해": 0, "금년": 0, "this year": 0, "지난해": -1, "작년": -1, "last year": -1}
@@ -192,9 +193,9 @@ RELATIVE_YEAR |= {"내년": 1, "next year": 1}
 
 
 def question_window(question: str, today: dt.date | None = None) -> QuestionWindow | None:
-    """Publication window named by a question's time words: a year ("2022년에"), a decade, "올해",
-    "지난해"/"작년", "내년", "지난 3년". A year with a month or day names an event, not the
-    articles' dates, and gives none; so does a question without time words."""
+    """Publication window named by a question's time words: a year ("2022년에"), a decade,
+    "올해", "지난해"/"작년", "내년", "지난 3년"/"최근 3년". A year with a month or day names an
+    event, not the articles' dates, and gives none; so does a question without time words."""
     today = today or dt.date.today()
     years, words = [], []
     for m in QUESTION_TIME.finditer(question):

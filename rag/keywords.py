@@ -21,8 +21,9 @@ import numpy as np
 
 from .chunking import split_sentences
 
-# v2: without Kiwi's typo dictionary (see ``kiwi``); chunks analysed sentence by sentence
-ANALYZER = "kiwi-0.24/content-morphemes-v2"
+# v2: without Kiwi's typo dictionary (see ``_load_kiwi``); chunks analysed sentence by sentence.
+# v3: without its multi-word dictionary either
+ANALYZER = "kiwi-0.24/content-morphemes-v3"
 KEEP_TAGS = ("NNG", "NNP", "NNB", "NR", "SH", "XR", "VV", "VA", "MAG")
 # Latin words and numbers are taken whole from the text: Kiwi splits some English words.
 _LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?")
@@ -37,23 +38,23 @@ def kiwi():
         return _load_kiwi()
 
 
-def preload() -> None:
-    """Start loading Kiwi in a background thread unless it is loaded or loading: a cold
-    process then loads it while the embedding model compiles (both work outside the GIL)."""
-    if not _load_kiwi.cache_info().currsize and not _loading.locked():
-        threading.Thread(target=kiwi, daemon=True).start()
-
-
 @functools.lru_cache(maxsize=1)
 def _load_kiwi():
-    """The Kiwi analyser. Without its typo dictionary (informal
-    endings like "슴다", common misspellings): that cuts the load and first analysis from
-    2.6 to 1.8 s here (paid by every ingest and every cold ``rag ask``), news text has few
-    typos, and on KorQuAD it changed the tokens of 11 of 10,510 texts and no retrieval
-    figure (hybrid gold@1 90.7, answer@1 91.4 on all 5,774 questions either way)."""
+    """The Kiwi analyser, without two of its dictionaries, which slow every cold start (each
+    ingest, each cold ``rag ask``, each server start): Kiwi builds its dictionaries while it
+    holds Python's lock, so nothing else can load meanwhile.
+
+    - The typo dictionary (informal endings like "슴다", common misspellings): news text has few
+      typos.
+    - The multi-word dictionary (250,000 names with spaces, from Wikidata: "폴 매카트니",
+      "조지 워커 부시"). With it such a name is one token, which a question naming the person
+      by one word ("매카트니는 …") cannot match in keyword search; without it both sides get
+      the words. Kiwi's load and first analysis 3.0 → 1.25 s; figures in the README."""
     from kiwipiepy import Kiwi
 
-    return Kiwi(num_workers=min(4, os.cpu_count() or 1), load_typo_dict=False)
+    return Kiwi(
+        num_workers=min(4, os.cpu_count() or 1), load_typo_dict=False, load_multi_dict=False
+    )
 
 
 def _content(text: str, tokens) -> list[str]:

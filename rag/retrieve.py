@@ -26,7 +26,6 @@ from .embeddings import get_embedder
 from .errors import BadInput
 from .indexing import open_index
 from .keywords import keyword_tokens
-from .keywords import preload as preload_kiwi
 from .settings import Settings
 from .stores import Window
 
@@ -165,8 +164,6 @@ def _scored(
 ) -> Candidates | None:
     """Candidates from both sides, each with its dense, BM25 and fused score (None: no
     candidate)."""
-    if mode != "dense":
-        preload_kiwi()  # cold: Kiwi loads while the query model compiles
     qvec = get_embedder(settings).embed_query(query) if mode != "keyword" else None
     tokens = keyword_tokens([query])[0] if mode != "dense" else []
     rows = _candidates(index, qvec, tokens, depth, filters)

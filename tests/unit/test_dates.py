@@ -61,6 +61,8 @@ def test_a_questions_time_words_give_a_publication_window():
     assert window("올해 국방비는?") == ("2026-01-01", "2026-12-31")
     assert window("작년 합의는?") == ("2025-01-01", "2025-12-31")
     assert window("지난 3년 동안 열린 회의는?") == ("2023-01-01", "2026-12-31")
+    assert window("최근 5년간 열린 회의는?") == ("2021-01-01", "2026-12-31")
+    assert window("Which deals were signed in the past 2 years?") == ("2024-01-01", "2026-12-31")
     assert window("1950년대 협정은?") == ("1950-01-01", "1959-12-31")
     assert window("2022년 5월 21일에 무엇을 체결했나?") is None  # an event's date
     assert window("Which deal was signed in 2022?") == ("2022-01-01", "2022-12-31")
