@@ -340,7 +340,7 @@ from rag.answering import ask; from rag.settings import load_settings; mark("imp
 from rag.indexing import open_index; settings = load_settings({"index_dir": sys.argv[1]})
 open_index(settings); mark("index")
 from rag.embeddings import get_embedder; embedder = get_embedder(settings)
-embedder.tokenizer; mark("query tokenizer")
+embedder.common_tokenizer; mark("query tokenizer")
 embedder.embed_query("준비"); mark("query model (load, compile or cached)")
 from rag.keywords import keyword_tokens
 keyword_tokens(["준비"]); mark("Kiwi (load, first analysis)")

@@ -388,6 +388,49 @@ def export_encoder(folder: Path) -> Path:
 
 
 INT8_VERSION = 1
+COMMON_TOKENIZER_VERSION = 1
+# The characters of most Korean and English news: ASCII, Hangul syllables and jamo, Metaspace's
+# "▁", and the punctuation Korean articles use. A piece made only of these is in the small
+# tokenizer; a text made only of these (once normalised) is tokenised by it.
+COMMON_CHARS = frozenset(
+    [chr(c) for c in range(0x20, 0x7F)]
+    + [chr(c) for c in range(0xAC00, 0xD7A4)]
+    + [chr(c) for c in range(0x3131, 0x318F)]
+    + list("▁·…“”‘’–—‧「」『』《》〈〉【】※△▲▽▼○●◇◆□■☆★→←↑↓°")
+)
+
+
+def common_tokenizer(folder: Path) -> Path:
+    """The tokenizer cut to the pieces made of ``COMMON_CHARS`` (88,000 of XLM-R's 250,000), with
+    the map from its ids to the full tokenizer's, written once beside the model.
+
+    Loading the full ``tokenizer.json`` takes 0.7-0.8 s, a quarter of a cold ``rag ask``; the
+    small one 0.17 s. On a text made only of common characters both give the same ids: a
+    Unigram tokenizer picks the best-scoring split of a text into pieces that occur in it, and
+    every piece that can occur in such a text is kept (so is the lowest-scoring piece, which
+    sets the penalty of an unknown character). ``E5Embedder.tokenize`` checks that per batch and
+    uses the full tokenizer otherwise."""
+    out = folder / "tokenizer-common"
+    if _stamped(out / "export.json", "version", COMMON_TOKENIZER_VERSION):
+        return out
+    spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = spec["model"]["vocab"]
+    lowest = min(range(len(vocab)), key=lambda i: vocab[i][1])
+    special = {t["id"] for t in spec["added_tokens"]} | {spec["model"]["unk_id"], lowest}
+    kept = [i for i, (piece, _) in enumerate(vocab) if i in special or set(piece) <= COMMON_CHARS]
+    new_id = {old: new for new, old in enumerate(kept)}
+    spec["model"]["vocab"] = [vocab[i] for i in kept]
+    spec["model"]["unk_id"] = new_id[spec["model"]["unk_id"]]
+    for token in spec["added_tokens"]:
+        token["id"] = new_id[token["id"]]
+    for token in spec["post_processor"]["special_tokens"].values():
+        token["ids"] = [new_id[i] for i in token["ids"]]
+    with _replacing(out, "export.json", {"version": COMMON_TOKENIZER_VERSION}) as tmp:
+        (tmp / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        np.save(tmp / "ids.npy", np.array(kept, dtype=np.int64))
+    return out
+
+
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
 

