@@ -52,7 +52,7 @@ def test_the_small_tokenizer_gives_the_full_ones_ids(tmp_path):
 
     common = [f"query: {t}" for t in _texts()] + [
         "passage: 한미 양국은 14일 '제57차 SCM'에서 국방비를 GDP 대비 3.5%로… 「합의」했다 ※ 똠뷁",
-        "query: <mask> 가  나\t다\n라 ＡＢＣ １２３",  # special-token text, spaces, full-width forms
+        "query: <mask> 가  나\t다\n라 ＡＢＣ １２３",  # a special token, spaces, full-width
     ]
     allowed = COMMON_CHARS | set("\t\nＡＢＣ１２３")  # tabs, newlines, full-width: normalised
     common = [t for t in common if set(t) <= allowed]
