@@ -7,9 +7,9 @@ analyzer into a BM25 sparse vector, and the embedding with an HNSW index), ``_se
 VARCHAR) and ``_meta`` (the manifest). Filters are Milvus filter expressions; keyword search is
 Milvus' own BM25 (k1 1.5, b 0.75 like bm25s). Its analyzer sees each Kiwi token as one opaque
 word (a hash of it): the analyzers Milvus Lite offers ('standard', 'jieba') would split tokens
-Kiwi keeps whole ("알렉산더 헤이그"), and BM25 would then disagree with the FAISS default. Index and
-search parameters are given
-explicitly: Milvus Lite refuses LangChain's defaults.
+Kiwi keeps whole ("알렉산더 헤이그" before analyser v3), and BM25 would then disagree with the
+FAISS default. Index and search parameters are given explicitly: Milvus Lite refuses
+LangChain's defaults.
 
 Milvus has no transactions, so an ingest deletes a changed article's rows, writes its
 ``_articles`` rows with an empty content hash, then its chunks and sentences, and only then the

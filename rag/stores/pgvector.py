@@ -13,10 +13,11 @@ Chunks and sentences go with their article (``ON DELETE CASCADE``). Filters are 
 the article; dense search is pgvector's ``<#>``; keyword search finds chunks through the GIN
 index and scores them with BM25 in SQL (bm25s' Lucene formula, k1 1.5, b 0.75, from the
 tsvector's term counts), so the fused ranking is the FAISS default's. The tsvector is written as
-a literal, not parsed by a text-search configuration: Kiwi's tokens are kept whole (it returns
-some names with a space, "알렉산더 헤이그", which the 'simple' parser would split, and then
-BM25 no longer agreed with FAISS: 2 points of answer@1 on a KorQuAD sample). An ingest is one
-transaction under an advisory lock: a crash or a second writer leaves the previous index.
+a literal, not parsed by a text-search configuration: Kiwi's tokens are kept whole (with its
+multi-word dictionary, loaded until analyser v3, it returned names with a space, "알렉산더
+헤이그", which the 'simple' parser would split, and then BM25 no longer agreed with FAISS: 2
+points of answer@1 on a KorQuAD sample). An ingest is one transaction under an advisory lock: a
+crash or a second writer leaves the previous index.
 """
 
 from __future__ import annotations
