@@ -12,12 +12,20 @@ the question, the answer given, the rating and comment, and the passages it cite
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
+import logging
+import queue
 import re
+import sqlite3
+import threading
 from pathlib import Path
 
 from .errors import BadInput
 from .settings import Settings
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS users ("id" UUID PRIMARY KEY, "identifier" TEXT NOT NULL UNIQUE,
@@ -84,29 +92,95 @@ def data_layer(settings: Settings, files: Path | None = None):
         return None
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
-    layer = SQLAlchemyDataLayer(conninfo=url, storage_provider=PanelFiles(files) if files else None)
-    if url.startswith("sqlite"):
-        _one_writer(layer, url)
-    return layer
+    storage = PanelFiles(files) if files else None
+    if not url.startswith("sqlite"):
+        return SQLAlchemyDataLayer(conninfo=url, storage_provider=storage)
+
+    class QueuedSQLite(SQLAlchemyDataLayer):
+        """The same layer, its SQL run by one ``SQLiteQueue`` (every query goes through
+        ``execute_sql``)."""
+
+        def __init__(self, path: Path):
+            super().__init__(conninfo=url, storage_provider=storage)
+            self.queue = SQLiteQueue(path)
+
+        async def execute_sql(self, query: str, parameters: dict):
+            try:
+                result = await self.queue.run(query, parameters)
+            except sqlite3.Error as e:  # as the layer itself does: a warning, no result
+                logger.warning("chat history: %s", e)
+                return None
+            return self.clean_result(result) if isinstance(result, list) else result
+
+        async def close(self) -> None:
+            self.queue.close()
+            await super().close()
+
+    return QueuedSQLite(Path(url.split(":///", 1)[1]))
 
 
-def _one_writer(layer, url: str) -> None:
-    """SQLite takes one writer at a time: give the layer one connection that chats queue for
-    (a pool of 15 ran out at 50 chats, losing steps), with WAL's cheap commits."""
-    from sqlalchemy import event
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+class SQLiteQueue:
+    """One thread owns the chat history's SQLite connection. Every chat's statements queue for
+    it, and each time it wakes it runs all that wait in one transaction: one commit and one
+    switch of threads per batch, not per statement. Through SQLAlchemy's async driver each
+    statement was a session of its own (begin, execute, commit, each a hop to aiosqlite's thread,
+    each waiting for Python's lock while answers are computed); at 50 chats the writes fell
+    behind the answers, the queue of waiting writes grew without end, and new chats could not
+    connect behind it. A statement's result is given once its batch is committed, so a chat
+    reads what it wrote."""
 
-    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=600)
+    def __init__(self, path: Path):
+        self.path = path
+        self.pending: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="chat-history", daemon=True).start()
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def _pragmas(connection, _record):
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: safe, and no fsync per commit
-        cursor.execute("PRAGMA busy_timeout=30000")  # `rag feedback export` may be reading
-        cursor.close()
+    async def run(self, sql: str, parameters: dict):
+        """Rows as dicts for a query that returns rows, else the count of rows changed."""
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        self.pending.put((sql, parameters, done))
+        return await asyncio.wrap_future(done)
 
-    layer.engine = engine
-    layer.async_session = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+    def close(self) -> None:
+        self.pending.put(None)
+
+    def _serve(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+            db.execute(f"PRAGMA {pragma}")  # WAL: no fsync per commit, readers never wait
+        closing = False
+        while not closing:
+            batch = [self.pending.get()]  # waits for one, then takes all that wait
+            while not self.pending.empty():
+                batch.append(self.pending.get())
+            closing = None in batch
+            self._commit(db, [item for item in batch if item is not None])
+        db.close()
+
+    @staticmethod
+    def _commit(db: sqlite3.Connection, batch: list) -> None:
+        """Run the statements in one transaction, then give each its result or its error."""
+        outcomes = []
+        db.execute("BEGIN")
+        for sql, parameters, done in batch:
+            if not done.set_running_or_notify_cancel():
+                continue  # its chat went away while it waited
+            try:
+                cursor = db.execute(sql, parameters)
+                rows = [dict(r) for r in cursor.fetchall()]
+                outcomes.append((done, rows if cursor.description else cursor.rowcount))
+            except sqlite3.Error as e:  # that statement alone is undone
+                outcomes.append((done, e))
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as e:
+            db.execute("ROLLBACK")
+            outcomes = [(done, e) for done, _ in outcomes]
+        for done, outcome in outcomes:
+            if isinstance(outcome, Exception):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
 
 
 class PanelFiles:

