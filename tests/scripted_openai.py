@@ -10,17 +10,24 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ScriptedEndpoint:
     """``mode``: 'ok' (stream ``reply``), 'slow', 'drop', 'malformed' or 'error'. ``reply`` is
     a string or a function of the request's prompt text; ``pace``: seconds between streamed
-    words (a stream slow enough to watch)."""
+    words (a stream slow enough to watch). ``relay``: a real endpoint's URL whose reply to the
+    same request is played back instead, a function of the prompt choosing when (its raw text
+    is kept in ``relayed``)."""
 
-    def __init__(self, reply="", mode: str = "ok", delay: float = 5.0, pace: float = 0.0):
+    def __init__(  # noqa: PLR0913
+        self, reply="", mode="ok", delay=5.0, pace=0.0, relay: str = "", relay_when=None
+    ):
         self.reply, self.mode, self.delay, self.pace = reply, mode, delay, pace
+        self.relay, self.relay_when = relay, relay_when or (lambda prompt: True)
         self.requests: list[dict] = []
+        self.relayed: list[str] = []
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +55,18 @@ class ScriptedEndpoint:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+    def _relayed(self, body: dict) -> str:
+        """The real endpoint's whole reply to the same request, kept in ``relayed``."""
+        request = urllib.request.Request(
+            self.relay + "/chat/completions",
+            data=json.dumps({**body, "stream": False}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=300) as r:
+            text = json.load(r)["choices"][0]["message"]["content"]
+        self.relayed.append(text)
+        return text
 
     @staticmethod
     def _chunk(content: str | None, finish: str | None = None) -> bytes:
@@ -82,7 +101,10 @@ class ScriptedEndpoint:
             for m in body.get("messages", [])
             if isinstance(m.get("content"), str)
         )
-        reply = self.reply(prompt) if callable(self.reply) else self.reply
+        if self.relay and self.relay_when(prompt):
+            reply = self._relayed(body)
+        else:
+            reply = self.reply(prompt) if callable(self.reply) else self.reply
         words = reply.split(" ")
         if not body.get("stream"):
             return self._send_json(

@@ -2,7 +2,8 @@
 
 Two servers: one on the seed articles (answers, uploads, history, ratings, safety), one on
 KorQuAD articles with an LLM endpoint that streams slowly (starters made from that index,
-the English interface, and no unchecked sentence ever in the page while an answer streams).
+the English interface, and no unchecked sentence ever in the page while an answer streams,
+from a scripted reply and from Gemma 3 270M on llama.cpp).
 """
 
 import json
@@ -249,7 +250,7 @@ def _checked_and_unchecked(prompt: str) -> str:
 
 @pytest.fixture(scope="module")
 def korquad_server(tmp_path_factory):
-    from helpers import make_settings
+    from helpers import gemma_server, make_settings
     from scripted_openai import ScriptedEndpoint
 
     from rag.eval.korquad import korquad_questions, write_corpus
@@ -260,17 +261,26 @@ def korquad_server(tmp_path_factory):
     write_corpus(files, cwd / "corpus")
     settings = make_settings(cwd / "index")
     ingest([cwd / "corpus"], settings, quiet=True)
-    llm = ScriptedEndpoint(_checked_and_unchecked, pace=0.15)
-    env = {"RAG_BACKEND": "openai", "RAG_LLM_BASE_URL": llm.url, "RAG_LLM_MODEL": "scripted"}
+    gemma, gemma_url, _ = gemma_server(tmp_path_factory, 4096)
+    asked_of_gemma = questions[1]["question"]
+    llm = ScriptedEndpoint(
+        _checked_and_unchecked, pace=0.15, relay=gemma_url, relay_when=lambda p: asked_of_gemma in p
+    )
+    env = {
+        **{"RAG_BACKEND": "openai", "RAG_LLM_BASE_URL": llm.url, "RAG_LLM_MODEL": "scripted"},
+        **{"RAG_LLM_MAX_TOKENS": "80", "RAG_LLM_TIMEOUT": "180"},  # quick on one llama.cpp thread
+    }
     with webload.serve(settings.index_dir, cwd=cwd, env=env) as (url, _):
-        yield url, files, questions
+        yield url, files, questions, llm
     llm.close()
+    gemma.terminate()
+    gemma.wait(timeout=30)
 
 
 def test_starters_of_another_corpus_are_about_it(korquad_server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    url, files, _ = korquad_server
+    url, files, _, _ = korquad_server
     titles = {title for _, title, _ in files}
     with sync_playwright() as p:
         browser, page = _open(p, url)
@@ -303,7 +313,7 @@ def test_english_browser_gets_an_english_interface(korquad_server, tmp_path):
 def test_a_sentence_the_checker_removes_never_appears_while_streaming(korquad_server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    url, _, questions = korquad_server
+    url, _, questions, _ = korquad_server
     question = questions[0]["question"]
     with sync_playwright() as p:
         browser, page = _open(p, url)
@@ -321,3 +331,35 @@ def test_a_sentence_the_checker_removes_never_appears_while_streaming(korquad_se
     assert not any("화성 기지" in s for s in samples)  # never shown, not even for a moment
     streaming = [s for s in samples[:-1] if "[1]" in s]
     assert streaming, "no sample caught the answer while it streamed"
+
+
+def test_a_real_models_removed_sentences_never_appear_while_streaming(korquad_server, tmp_path):
+    """Gemma 3 270M on llama.cpp answers one question; its reply is recorded on the way and
+    streamed on word by word at a watchable pace. Each of its sentences the checker removes
+    (Gemma's base model writes mostly unsupported text) is never in the page, not even while
+    the answer streams."""
+    from playwright.sync_api import sync_playwright
+
+    from rag.chunking import split_sentences
+
+    url, _, questions, llm = korquad_server
+    relayed = len(llm.relayed)
+    with sync_playwright() as p:
+        browser, page = _open(p, url)
+        _ask(page, questions[1]["question"])
+        samples, still, deadline = [], 0, time.time() + 240
+        while time.time() < deadline and still < 30:  # until the page is still for 3 s
+            samples.append(page.locator("body").inner_text())
+            done = len(llm.relayed) > relayed and len(samples) > 1
+            still = still + 1 if done and samples[-1] == samples[-2] else 0
+            page.wait_for_timeout(100)
+        page.screenshot(path=str(tmp_path / "web-gemma-stream.png"), full_page=True)
+        browser.close()
+    assert len(llm.relayed) > relayed, "Gemma was never asked"
+    final = samples[-1]
+    said = [re.sub(r"\s*\[\d+\]", "", s.text).strip(" .") for s in split_sentences(llm.relayed[-1])]
+    removed = [s for s in said if len(s) >= 8 and s not in final]
+    assert removed, ("the checker removed none of Gemma's sentences", llm.relayed[-1])
+    shown = [(s, n) for n, sample in enumerate(samples) for s in removed if s in sample]
+    assert not shown, shown
+    print(f"\nGemma: {len(said)} sentences, {len(removed)} removed, {len(samples)} page samples")

