@@ -107,7 +107,7 @@ def data_layer(settings: Settings, files: Path | None = None):
         async def execute_sql(self, query: str, parameters: dict):
             try:
                 result = await self.queue.run(query, parameters)
-            except sqlite3.Error as e:  # as the layer itself does: a warning, no result
+            except Exception as e:  # as the layer itself does: a warning, no result
                 logger.warning("chat history: %s", e)
                 return None
             return self.clean_result(result) if isinstance(result, list) else result
@@ -130,7 +130,10 @@ class SQLiteQueue:
     reads what it wrote."""
 
     def __init__(self, path: Path):
-        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+            self.db.execute(f"PRAGMA {pragma}")  # WAL: no fsync per commit, readers never wait
         self.pending: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="chat-history", daemon=True).start()
 
@@ -144,11 +147,7 @@ class SQLiteQueue:
         self.pending.put(None)
 
     def _serve(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
-            db.execute(f"PRAGMA {pragma}")  # WAL: no fsync per commit, readers never wait
-        closing = False
+        db, closing = self.db, False
         while not closing:
             batch = [self.pending.get()]  # waits for one, then takes all that wait
             while not self.pending.empty():
@@ -169,7 +168,7 @@ class SQLiteQueue:
                 cursor = db.execute(sql, parameters)
                 rows = [dict(r) for r in cursor.fetchall()]
                 outcomes.append((done, rows if cursor.description else cursor.rowcount))
-            except sqlite3.Error as e:  # that statement alone is undone
+            except Exception as e:  # that statement alone is undone, never the thread
                 outcomes.append((done, e))
         try:
             db.execute("COMMIT")
