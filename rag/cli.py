@@ -187,6 +187,14 @@ def cmd_bench(args) -> int:
         stores = {name: urls.get(name, "") for name in args.stores.split(",")}
         result = run_stores(settings, korquad, args.articles, args.questions, stores)
         print(format_stores(result))
+    elif args.what == "archive":
+        from .bench import archive
+
+        result = archive.archive_ingest(settings, korquad, args.articles or 20_000, _progress)
+        print(archive.format_archive(result))
+        if not result["resumed_where_it_stopped"]:
+            _written(result, args.out)
+            raise RagError("the resumed ingest did not go on where the killed one stopped")
     elif args.what == "dates":
         from .bench import dates
 
@@ -222,6 +230,10 @@ def cmd_bench(args) -> int:
         result = run_retrieval(settings, korquad, args.articles, baseline=not args.no_baseline)
         print(format_table(result))
     return _written(result, args.out)
+
+
+def _progress(*parts) -> None:
+    print(*parts, file=sys.stderr, flush=True)
 
 
 def _written(result: dict, out: str | None) -> int:
@@ -699,7 +711,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "what",
-        choices=["retrieval", "answers", "perf", "web", "api", "stores", "extraction", "dates"],
+        choices=[
+            "retrieval",
+            "answers",
+            "perf",
+            "web",
+            "api",
+            "stores",
+            "extraction",
+            "dates",
+            "archive",
+        ],
     )
     p.add_argument("--small", action="store_true", help="perf: the small CI sample")
     p.add_argument(
@@ -728,7 +750,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--articles",
         type=int,
-        help="only the first N KorQuAD articles (extraction: pages per split), a quick sample",
+        help="only the first N KorQuAD articles (extraction: pages per split), a quick sample; "
+        "archive: how many articles to write (20,000)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
     p.add_argument(

@@ -121,6 +121,14 @@ class Plan:
         """Whether the write makes the index anew (there is none to merge into)."""
         return not self.dim
 
+    def batch(self, size: int, current: Store | None) -> Plan:
+        """The next ``size`` fresh articles as a plan of their own, against ``current`` (the
+        index as the batches before left it); removals go with the first batch."""
+        fresh, self.fresh = self.fresh[:size], self.fresh[size:]
+        removed, self.removed = self.removed, []
+        catalog = current.catalog() if current is not None else self.catalog
+        return Plan(fresh, removed, catalog, (current.manifest.dim or 384) if current else self.dim)
+
 
 def plan(sources: list, current: Store | None, report: IngestReport, settings: Settings) -> Plan:
     """Read the article files under ``sources`` (paths, and http(s) URLs of pages, feeds and
@@ -317,20 +325,38 @@ def ingest(
         current = None if rebuild else _load_or_none(store, expected)
         replaced = _same_model_index(store, expected) if rebuild else None
         todo = plan(paths, current, report, settings)
-        if current is not None and not todo.fresh and not todo.removed:
+        size = max(1, settings.ingest_batch)
+        writes = -(-len(todo.fresh) // size) or int(current is None or bool(todo.removed))
+        if not writes:
             report.chunks = current.size()  # nothing to write
-        else:
-            chunks, sentences = chunk(todo.fresh, settings)
-            found = vectors_for(chunks, sentences, current, replaced, settings, quiet)
-            target = current if current is not None else store
-            report.chunks = target.apply(changes(todo, chunks, sentences, found, settings))
-            report.chunks_embedded, report.sentences_embedded = (
-                found.embedded_chunks,
-                found.embedded_sentences,
-            )
-            report.vectors_reused, report.embedding_seconds = found.reused, found.seconds
+        for n in range(1, writes + 1):
+            part = todo.batch(size, current)
+            if writes > 1 and not quiet:
+                print(f"Batch {n} of {writes}: {len(part.fresh)} articles", file=sys.stderr)
+            report.chunks, found = _write(part, current, replaced, store, settings, quiet)
+            report.chunks_embedded += found.embedded_chunks
+            report.sentences_embedded += found.embedded_sentences
+            report.vectors_reused += found.reused
+            report.embedding_seconds += found.seconds
+            current = _load_or_none(store, expected)  # the next batch merges into this one
     report.seconds = time.time() - started
     return report
+
+
+def _write(
+    todo: Plan,
+    current: Store | None,
+    replaced: Store | None,
+    store: Store,
+    settings: Settings,
+    quiet: bool,
+) -> tuple[int, Vectors]:
+    """Chunk, embed and write one plan's articles as one committed generation; the index's
+    chunks after it, and the vectors found and made."""
+    chunks, sentences = chunk(todo.fresh, settings)
+    found = vectors_for(chunks, sentences, current, replaced, settings, quiet)
+    target = current if current is not None else store
+    return target.apply(changes(todo, chunks, sentences, found, settings)), found
 
 
 def _load_or_none(store: Store, expected: Manifest) -> Store | None:

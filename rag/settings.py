@@ -57,6 +57,12 @@ class Settings:
     chunk_overlap_tokens: int = _f(
         40, "At most this many tokens of whole sentences repeated between chunks."
     )
+    ingest_batch: int = _f(
+        1000,
+        "An ingest writes the index after every this many new or changed articles, so a killed "
+        "ingest keeps what it wrote and the next one goes on from there, and memory holds one "
+        "batch's chunks and vectors at a time.",
+    )
     store: str = _f(
         "faiss",
         "Where the index lives: 'faiss' (files in index_dir, the embedded default) or "

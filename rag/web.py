@@ -33,6 +33,7 @@ from rag.errors import RagError
 from rag.retrieve import Filters
 from rag.settings import load_settings
 
+TURNS_KEPT = 6  # question–answer pairs a chat keeps whole: follow-ups, source panels
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 TEXT = {
     "ko": {
@@ -235,6 +236,36 @@ async def starters(user=None, language: str | None = None):
     return [cl.Starter(label=label, message=message) for label, message in pairs]
 
 
+def _release_old_messages() -> None:
+    """Empty all but the last ``2 * TURNS_KEPT`` messages in Chainlit's chat context of their
+    text, source panels (whole articles) and answer records. Chainlit keeps every message of a
+    chat in server memory (Chainlit issue #2951) and those were most of it, so a long chat grew
+    the server steadily. The emptied messages stay, so any question can still be edited (an
+    edit needs only their ids); the conversation itself is kept by the history."""
+    messages = cl.chat_context.get()
+    for old in messages[: max(0, len(messages) - 2 * TURNS_KEPT)]:
+        old.content, old.elements, old.metadata = "", [], {}
+
+
+@cl.on_chat_end
+async def end():
+    """Free the chat's messages once Chainlit has dropped its session: it keeps a session for
+    ``session_timeout`` seconds after a disconnect, so a reconnecting browser keeps its chat,
+    but it never frees that session's chat context (Chainlit issue #2951)."""
+    from chainlit.chat_context import chat_contexts
+    from chainlit.config import config
+    from chainlit.user_session import user_sessions
+
+    session_id = cl.context.session.id
+
+    async def free_when_dropped():
+        await asyncio.sleep(config.project.session_timeout + 1)
+        if session_id not in user_sessions:
+            chat_contexts.pop(session_id, None)
+
+    asyncio.ensure_future(free_when_dropped())
+
+
 @cl.on_chat_start
 async def start():
     cl.user_session.set("history", [])
@@ -268,7 +299,7 @@ async def resume(thread: dict):
         meta = json.loads(meta) if isinstance(meta, str) else meta
         if step.get("type") == "assistant_message" and meta.get("rag"):
             history.append((meta["rag"]["asked"], meta["rag"]["answer"]))
-    cl.user_session.set("history", history[-6:])
+    cl.user_session.set("history", history[-TURNS_KEPT:])
     cl.user_session.set("overrides", {})
     await _settings_panel()
 
@@ -355,4 +386,5 @@ async def _answer(question: str):
     reply.metadata = {"rag": record | {"asked": asked}}
     await reply.send()
     history.append((asked, answer.answer))
-    cl.user_session.set("history", history[-6:])
+    cl.user_session.set("history", history[-TURNS_KEPT:])
+    _release_old_messages()

@@ -31,3 +31,5 @@ echo "Performance sample (figures only, no thresholds; full run: rag bench perf)
 .venv/bin/rag bench perf --small --out reports/perf-small.json
 echo "Server stores sample (FAISS vs PostgreSQL vs Milvus on 2 KorQuAD articles; full run: rag bench stores):"
 .venv/bin/rag bench stores --articles 2 --questions 40 --out reports/stores-small.json
+echo "Archive ingest sample (300 articles in batches of 100, SIGKILLed in the second and resumed; full run: rag bench archive):"
+RAG_INGEST_BATCH=100 .venv/bin/rag bench archive --articles 300 --out reports/archive-small.json

@@ -317,3 +317,35 @@ def test_killed_ingest_leaves_the_previous_index_loadable(corpus, tmp_path):
     report = ingest([corpus, big], settings, quiet=True)
     assert len(report.added) == len(list(big.iterdir()))
     assert len(load_generation(index_dir).chunks) > len(before)
+
+
+def test_a_killed_large_ingest_keeps_its_written_batches_and_the_next_run_goes_on(tmp_path):
+    """An ingest writes the index after every ``ingest_batch`` articles: SIGKILLed in its second
+    batch, the index holds the whole first batch (never part of one), and the next run reports
+    those articles unchanged and adds only the rest."""
+    data = korquad()
+    big = tmp_path / "big"
+    big.mkdir()
+    for i, para in enumerate(p for a in data["data"][:12] for p in a["paragraphs"]):
+        (big / f"kq{i:03d}.txt").write_text(para["context"], encoding="utf-8")
+    total, batch = len(list(big.iterdir())), 20
+    index_dir = tmp_path / "ix"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "ingest", str(big), "--index", str(index_dir)],
+        cwd=ROOT,
+        env={**os.environ, "RAG_INGEST_BATCH": str(batch)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline, line = time.time() + 300, ""
+    while time.time() < deadline and proc.poll() is None and not line.startswith("Batch 2 of"):
+        line = proc.stderr.readline()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert line.startswith(f"Batch 2 of {-(-total // batch)}"), line
+    written = len(load_generation(index_dir).articles)
+    assert written % batch == 0 and batch <= written < total
+    report = ingest([big], make_settings(index_dir), quiet=True)
+    assert (len(report.unchanged), len(report.added)) == (written, total - written)
+    assert len(load_generation(index_dir).articles) == total

@@ -368,14 +368,23 @@ def test_crash_loop_sample():
     assert stats["final_ingest_complete"] and not stats["temp_dirs_left"]
 
 
-def test_concurrent_chats_over_the_socket_are_all_answered(seed_settings):
+@pytest.fixture(scope="module")
+def web_server(seed_settings):
+    """A real `rag web` server on the seed index, shared by the socket-level tests."""
+    from rag.bench import webload
+
+    with webload.serve(seed_settings.index_dir) as (url, pid):
+        yield url, pid
+
+
+def test_concurrent_chats_over_the_socket_are_all_answered(web_server):
     """CI sample of `rag bench web`: 8 chats at once on the real server, each asking in a loop
     for 20 s over Chainlit's own socket protocol; every reply is a cited answer or an
     abstention, none is an error, none is lost. (The 50-chat, minutes-long run is the command.)"""
     from rag.bench import webload
 
-    with webload.serve(seed_settings.index_dir) as (url, pid):
-        result = webload.run(url, chats=8, seconds=20, pid=pid, timeout=120)
+    url, pid = web_server
+    result = webload.run(url, chats=8, seconds=20, pid=pid, timeout=120)
     assert result["failed"] == 0, result["errors"]
     assert result["answered"] >= 8
     for question, output in result["sample_answers"].items():
@@ -384,3 +393,39 @@ def test_concurrent_chats_over_the_socket_are_all_answered(seed_settings):
             output,
         )
     assert result["server_rss_mb"]["end"] > 0
+
+
+def test_a_long_chat_can_still_edit_its_first_question(web_server):
+    """The server lets go of old messages (Chainlit keeps every message in memory,
+    its issue #2951); past ``TURNS_KEPT`` turns, editing the first question and the latest one
+    still answers each again."""
+    import asyncio
+
+    from rag.bench import webload
+    from rag.web import TURNS_KEPT
+
+    async def chat():
+        load = webload.Load(web_server[0], [], timeout=120)
+        client, state = await webload._connected(load)
+        assert client is not None, load.errors
+
+        async def send(event: str, message: dict) -> str:
+            state.clear()
+            state["done"] = asyncio.get_running_loop().create_future()
+            await client.emit(event, {"message": message, "fileReferences": []})
+            return await asyncio.wait_for(state["done"], 120)
+
+        sent = []
+        try:
+            for n in range(TURNS_KEPT + 2):
+                question = webload._user_message(webload.QUESTIONS[n % 5])["message"]
+                sent.append(question)
+                assert "[1]" in await send("client_message", question)
+            latest = await send("edit_message", sent[-1])
+            first = await send("edit_message", sent[0])  # drops every later message, as in the UI
+        finally:
+            await client.disconnect()
+        return first, latest
+
+    first, latest = asyncio.run(chat())
+    assert "[1]" in first and "[1]" in latest
