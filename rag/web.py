@@ -237,14 +237,18 @@ async def starters(user=None, language: str | None = None):
 
 
 def _release_old_messages() -> None:
-    """Empty all but the last ``2 * TURNS_KEPT`` messages in Chainlit's chat context of their
-    text, source panels (whole articles) and answer records. Chainlit keeps every message of a
-    chat in server memory (Chainlit issue #2951) and those were most of it, so a long chat grew
-    the server steadily. The emptied messages stay, so any question can still be edited (an
-    edit needs only their ids); the conversation itself is kept by the history."""
+    """Empty the answers among all but the last ``2 * TURNS_KEPT`` messages in Chainlit's chat
+    context of their text, source panels (whole articles) and answer records, and questions of
+    their attached files. Chainlit keeps every message of a chat in server memory (Chainlit issue
+    #2951) and those were most of it, so a long chat grew the server steadily. A question keeps
+    its text: it is small, and an edit of it may be under way while this runs (Chainlit's edit
+    handler sets the text, then awaits, then answers it); the conversation itself is kept by the
+    history."""
     messages = cl.chat_context.get()
     for old in messages[: max(0, len(messages) - 2 * TURNS_KEPT)]:
-        old.content, old.elements, old.metadata = "", [], {}
+        old.elements = []
+        if old.type != "user_message":
+            old.content, old.metadata = "", {}
 
 
 @cl.on_chat_end
