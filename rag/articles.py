@@ -1,4 +1,5 @@
-"""Files → Article: decode, clean web noise, drop repeated blocks, find title/date/outlet.
+"""Files → Article: decode (or read a PDF), clean web noise, drop repeated blocks, find
+title/date/outlet.
 
     >>> art = read_article(Path("rag/data/seeds/003_6ef1ca8856d1c790.txt"))
     >>> art.title, art.published, art.outlet
@@ -23,7 +24,7 @@ from pathlib import Path
 from .errors import BadInput
 
 CLEANER_VERSION = 2  # 2: web pages read by trafilatura
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SHORT_PAGE = 200  # characters: a web page's body this short is checked to be an article
 METADATA_FILE = "metadata.json"
@@ -67,6 +68,19 @@ TABLE_ROW = re.compile(r"^\|.*\|$")  # a blog's "other posts" table
 BYLINE = re.compile(r"^/\s?(\S{2,12})$|\((?:[가-힣]+=)?(연합뉴스|뉴시스|뉴스1)\)")
 DATE = re.compile(r"(20\d\d|19\d\d)\s*[.\-/년]\s*(\d{1,2})\s*[.\-/월]\s*(\d{1,2})\s*일?")
 SENTENCE_END = re.compile(r"[.?!。…다요까]['\"”’)\]]*$")
+PDF_MAX_PAGES = 300
+PAGE_NUMBER = re.compile(
+    r"^[\s\-–—(]*\d{1,4}(\s*/\s*\d{1,4})?[\s\-–—)]*$"
+)  # "3", "- 3 -", "3 / 12"
+WRAPPED = 0.8  # a PDF line this long, against the page's longer lines, went on in the next line
+PLACEHOLDER = {
+    "",
+    "anonymous",
+    "unknown",
+    "untitled",
+    "unspecified",
+    "none",
+}  # PDF writers' defaults
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,7 @@ def decode_bytes(raw: bytes, name: str) -> str:
     if b"\x00" in raw[:8192]:
         raise BadInput(
             f"{name}: looks binary (contains NUL bytes), skipped",
-            "ingest only .txt/.md/.html text files",
+            "ingest only .txt/.md/.html text files or PDFs",
         )
     try:
         return raw.decode("utf-8-sig")
@@ -210,8 +224,13 @@ class Extraction:
 def extract(raw: bytes, path: Path, meta: dict | None = None) -> Extraction:
     """The article in a file's bytes; ``meta`` (from metadata.json) wins over what the page says."""
     meta = meta or {}
-    text, page = _page_text(decode_bytes(raw, path.name), path)
-    lines, byline_outlet = clean_lines(_normalise(text), web=bool(page))
+    if raw.startswith(b"%PDF") or path.suffix.lower() == ".pdf":
+        text, page = pdf_text(raw, path.name)
+        web = False  # a PDF's running headers and footers repeat: the repeated lines go
+    else:
+        text, page = _page_text(decode_bytes(raw, path.name), path)
+        web = bool(page)
+    lines, byline_outlet = clean_lines(_normalise(text), web=web)
     if not lines:
         raise BadInput(
             f"{path.name}: no article text left after cleaning (empty or page furniture only), "
@@ -260,6 +279,70 @@ def _page_text(text: str, path: Path) -> tuple[str, dict[str, str]]:
         return "", {"page": "yes"}
     fields = {k: getattr(doc, k) or "" for k in ("title", "date", "author", "sitename")}
     return doc.text or "", {"page": "yes", **fields}
+
+
+def pdf_text(raw: bytes, name: str) -> tuple[str, dict[str, str]]:
+    """A PDF's text, one paragraph per line, and its title, creation date and author, read by
+    PDFium (pypdfium2: Chromium's PDF engine, which maps Korean fonts to text whether they are
+    embedded or not). A PDF gives lines as laid out on the page: a line about as long as the
+    page's longer lines wrapped and goes on in the next (joined with a space, as Korean and
+    English wrap at spaces); a shorter one, or one that ends a sentence, ends its paragraph.
+    Lone page numbers are dropped."""
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(raw)
+    except pdfium.PdfiumError as e:
+        if "password" in str(e).lower():
+            raise BadInput(
+                f"{name}: the PDF needs a password, skipped",
+                "save a copy without the password and add that",
+            ) from None
+        raise BadInput(
+            f"{name}: not a readable PDF ({e}), skipped",
+            "open it in a PDF viewer and save it again",
+        ) from None
+    try:
+        if len(pdf) > PDF_MAX_PAGES:
+            raise BadInput(
+                f"{name}: {len(pdf)} pages is over the {PDF_MAX_PAGES}-page limit for one "
+                "article, skipped",
+                "split it into one file per article",
+            )
+        pages = [_pdf_paragraphs(page.get_textpage().get_text_bounded()) for page in pdf]
+        info = pdf.get_metadata_dict()
+    finally:
+        pdf.close()
+    text = "\n".join(p for paragraphs in pages for p in paragraphs)
+    if not text.strip():
+        raise BadInput(
+            f"{name}: the PDF has no text to read (a scan?), skipped",
+            "run OCR on it first (e.g. ocrmypdf -l kor+eng) and add the result",
+        )
+    created = re.match(r"D:(\d{4})(\d\d)(\d\d)", info.get("CreationDate", ""))
+    fields = {
+        "title": info.get("Title", ""),
+        "date": "-".join(created.groups()) if created else "",
+        "author": info.get("Author", ""),
+    }
+    return text, {k: v for k, v in fields.items() if v.strip().lower() not in PLACEHOLDER}
+
+
+def _pdf_paragraphs(page: str) -> list[str]:
+    """One page's laid-out lines joined into paragraphs (see ``pdf_text``)."""
+    lines = [line.strip() for line in re.split(r"\r?\n|\r", page)]
+    lines = [line for line in lines if line and not PAGE_NUMBER.match(line)]
+    lengths = sorted(len(line) for line in lines)
+    full = lengths[int(len(lengths) * 0.9)] if lengths else 0  # the page's longer lines
+    paragraphs: list[str] = []
+    wrapped = False
+    for line in lines:
+        if wrapped:
+            paragraphs[-1] += " " + line
+        else:
+            paragraphs.append(line)
+        wrapped = len(line) >= WRAPPED * full and not SENTENCE_END.search(line)
+    return paragraphs
 
 
 def content_hash(*parts: str) -> str:

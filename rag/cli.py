@@ -611,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "paths",
         nargs="*",
-        help=".txt/.md/.html files or folders, or http(s) URLs of pages, RSS/Atom feeds, sitemaps",
+        help="article files (.txt/.md/.html/.pdf) or folders, or URLs of pages, feeds, sitemaps",
     )
     p.add_argument(
         "--rebuild", action="store_true", help="ignore the existing index and build it anew"
@@ -626,7 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("extract", help="print what ingest would index from files (no index)")
-    p.add_argument("files", nargs="+", help=".txt/.md/.html files")
+    p.add_argument("files", nargs="+", help=".txt/.md/.html/.pdf files")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.set_defaults(func=cmd_extract)
 

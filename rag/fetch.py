@@ -206,11 +206,13 @@ def _kind(response: Response) -> str:
         return "sitemap"
     if response.content_type in PAGE_TYPES or head.startswith((b"<!doctype html", b"<html")):
         return "page"
+    if response.content_type == "application/pdf" or response.body.startswith(b"%PDF"):
+        return "page"  # a press release or report as a PDF
     if "xml" in response.content_type:
         return "feed"  # feedparser says whether it is one
     raise BadInput(
         f"{response.url}: {response.content_type or 'an unknown type'} is not a web page or feed",
-        "ingest HTML pages, RSS/Atom feeds or sitemaps",
+        "ingest HTML pages, PDFs, RSS/Atom feeds or sitemaps",
     )
 
 
@@ -255,7 +257,9 @@ class _Run:
             self.skip(url, e)
 
     def _page(self, response: Response, meta: dict) -> None:
-        name = "page.txt" if response.content_type == "text/plain" else "page.html"
+        name = {"text/plain": "page.txt", "application/pdf": "page.pdf"}.get(
+            response.content_type, "page.pdf" if response.body.startswith(b"%PDF") else "page.html"
+        )
         e = extract(response.body, Path(name), meta)
         e = replace(e, outlet=e.outlet or (urlsplit(response.url).hostname or ""))
         if all(a.key != response.url for a in self.found):  # not reached again via a redirect

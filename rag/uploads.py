@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from .errors import BadInput
 from .settings import Settings
 
-TYPES = {".txt", ".md", ".html", ".htm"}
+TYPES = {".txt", ".md", ".html", ".htm", ".pdf"}
 URL = re.compile(r"https?://\S+")
 
 

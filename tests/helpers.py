@@ -122,3 +122,29 @@ def gemma_server(tmp_path_factory, n_ctx: int):
             time.sleep(0.5)
     proc.kill()
     pytest.fail(f"llama.cpp server did not start; see {log.name}")
+
+
+def korean_pdf(path, title: str, paragraphs: list[str], author: str = "", password: str = ""):
+    """Write a PDF as a word processor would: the title as a heading, then each paragraph
+    wrapped over lines of the page's width, with a page number at the foot. Korean through
+    reportlab's CID font, which needs no font file (the reader maps it as for any PDF)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    pdfmetrics.registerFont(UnicodeCIDFont("HYSMyeongJo-Medium"))
+    body = ParagraphStyle("body", fontName="HYSMyeongJo-Medium", fontSize=11, leading=16)
+    head = ParagraphStyle("head", parent=body, fontSize=18, leading=26, spaceAfter=12)
+
+    def page_number(canvas, doc):
+        canvas.setFont("HYSMyeongJo-Medium", 9)
+        canvas.drawCentredString(A4[0] / 2, 30, f"- {doc.page} -")
+
+    doc = SimpleDocTemplate(
+        str(path), pagesize=A4, title=title, author=author, encrypt=password or None
+    )
+    story = [Paragraph(title, head)] + [Paragraph(p, body) for p in paragraphs]
+    doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
+    return path

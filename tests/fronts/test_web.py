@@ -12,7 +12,7 @@ import shutil
 import time
 
 import pytest
-from helpers import CHROMIUM, need_chromium
+from helpers import CHROMIUM, korean_pdf, need_chromium
 from helpers import CHROMIUM_FLAGS as FLAGS
 
 from rag.bench import webload
@@ -177,6 +177,22 @@ def test_an_attached_article_is_added_and_answerable_at_once(page, tmp_path):
     shot = tmp_path / "web-upload.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nscreenshot: {shot}")
+
+
+def test_an_attached_pdf_is_added_and_answerable_at_once(page, tmp_path):
+    """A PDF, as a press release comes: its wrapped lines are read back as sentences, so the
+    answer quotes one whole."""
+    release = [
+        "충북 청주시는 오송 호수공원에 수상 무대를 준공했다고 밝혔다. 무대는 객석 840석 규모로, "
+        "사업비 42억 원이 들었으며 조명과 음향 설비를 갖췄다.",
+        "시는 다음 달부터 주말마다 시민 무료 공연을 열 계획이다.",
+    ]
+    pdf = korean_pdf(tmp_path / "청주시 보도자료.pdf", "오송 호수공원 수상 무대 준공", release)
+    _attach(page, pdf)
+    answer = _answer_to(page, "오송 호수공원 수상 무대의 객석은 몇 석인가?", "840석")
+    assert "사업비 42억 원이 들었으며" in answer.inner_text()  # the sentence, across its lines
+    summary = page.locator(".step").filter(has_text="기사 1건을 추가했습니다").last
+    assert "새 기사 1" in summary.inner_text()
 
 
 def test_a_conversation_is_in_the_history_after_a_reload(page, tmp_path):

@@ -5,7 +5,7 @@ import gzip
 import json
 
 import pytest
-from helpers import ROOT, run_cli
+from helpers import ROOT, korean_pdf, run_cli
 
 from rag.articles import extract, read_extraction
 from rag.bench import extraction
@@ -54,6 +54,43 @@ def test_a_korean_news_page_gives_body_title_date_outlet_and_author(tmp_path):
 def test_a_page_with_no_article_is_refused_with_a_reason(tmp_path):
     with pytest.raises(BadInput, match="no article text"):
         extract(b"<html><body><script>var x = 1;</script></body></html>", tmp_path / "a.html")
+
+
+PDF_PARAGRAPHS = [
+    "한국과 미국은 14일 워싱턴에서 장관급 회의를 열고 조선 분야 협력을 확대하기로 합의했다. "
+    "양국은 함정 정비와 공동 건조를 논의하는 실무 협의체를 내년 상반기에 출범시키기로 했다.",
+    '산업통상자원부 장관은 회의 뒤 기자들과 만나 "양국 조선소 사이의 인력 교류도 늘릴 것"이라고 '
+    "말했다. 미국 측은 한국 조선사의 미국 내 투자 계획을 환영한다는 입장을 밝혔다.",
+    "다음 회의는 서울에서 열린다.",
+]
+
+
+def test_a_pdf_article_gives_its_paragraphs_title_and_date(tmp_path):
+    """Lines wrapped on the page are joined back into the paragraphs that were written, the page
+    number is dropped, and the title and date come from the PDF's own information."""
+    pdf = korean_pdf(
+        tmp_path / "보도자료.pdf", "한미, 조선 협력 확대 합의", PDF_PARAGRAPHS, "김철수"
+    )
+    e = read_extraction(pdf)
+    assert e.text.split("\n") == ["한미, 조선 협력 확대 합의", *PDF_PARAGRAPHS]
+    assert (e.title, e.author) == ("한미, 조선 협력 확대 합의", "김철수")
+    assert len(e.published) == 10 and e.published[:2] == "20"  # the PDF's creation date
+
+
+@pytest.mark.parametrize(
+    "make, refusal",
+    [
+        (lambda p: korean_pdf(p, "기사", PDF_PARAGRAPHS, password="비밀"), "needs a password"),
+        (lambda p: korean_pdf(p, " ", []), "no text to read"),  # as a scan without OCR
+        (lambda p: p.write_bytes(b"%PDF-1.7\n" + b"\x00" * 4000), "not a readable PDF"),
+    ],
+)
+def test_a_pdf_that_cannot_be_read_is_refused_with_what_to_do(tmp_path, make, refusal):
+    path = tmp_path / "a.pdf"
+    make(path)
+    with pytest.raises(BadInput, match=refusal) as refused:
+        read_extraction(path)
+    assert refused.value.hint
 
 
 def test_a_benchmark_page_is_read_close_to_its_true_body():

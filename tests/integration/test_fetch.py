@@ -14,7 +14,7 @@ import time
 from collections import Counter
 
 import pytest
-from helpers import ROOT, make_settings, run_cli
+from helpers import ROOT, korean_pdf, make_settings, run_cli
 
 from rag.indexing import ingest, open_index
 from rag.retrieve import search
@@ -88,7 +88,12 @@ class Site(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site():
+def site(tmp_path_factory):
+    release = korean_pdf(
+        tmp_path_factory.mktemp("pdf") / "release.pdf",
+        "한미 조선 협력 확대",
+        ["양국은 함정 정비와 공동 건조를 논의하는 실무 협의체를 내년 상반기에 출범시키기로 했다."],
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     html = "text/html; charset=utf-8"
@@ -111,6 +116,7 @@ def site():
         "/image.png": ("image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 1000),
         "/private/secret.html": (html, _page(0)),
         "/empty.html": (html, b"<html><body><nav><a href='/'>Home</a></nav></body></html>"),
+        "/release.pdf": ("application/pdf", release.read_bytes()),
         "/plain.txt": (
             "text/plain; charset=utf-8",
             "한미 조선 협력 확대\n양국은 함정 정비 협력을 확대하기로 합의했다.\n".encode(),
@@ -206,3 +212,12 @@ def test_a_plain_text_url_is_read_as_text(site, tmp_path):
     assert report.added == [f"{site}/plain.txt"]
     [hit] = search("함정 정비 협력", settings, k=1)
     assert hit.title == "한미 조선 협력 확대" and "함정 정비 협력을 확대" in hit.text
+
+
+def test_a_pdf_url_is_read_as_an_article(site, tmp_path):
+    settings = _settings(tmp_path)
+    report = ingest([f"{site}/release.pdf"], settings, quiet=True)
+    assert report.added == [f"{site}/release.pdf"]
+    [hit] = search("실무 협의체 출범", settings, k=1)
+    assert hit.source == f"{site}/release.pdf" and hit.title == "한미 조선 협력 확대"
+    assert "실무 협의체를 내년 상반기에 출범시키기로 했다" in hit.text
