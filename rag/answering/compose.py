@@ -25,6 +25,7 @@ from .reader import (
     absent_names,
     candidates,
     countries_asked,
+    countries_together,
     lacks_kind,
     load_model,
     question_features,
@@ -156,7 +157,8 @@ def _explain(q: Question, nearest: Candidate | None, absent: list[str]) -> str:
             else f"The articles only cover {value}, not {asked}."
         )
     if kind == "country":
-        asked = "·".join(sorted(countries_asked(q)))
+        together = countries_together(q)  # a pair asked is named as a pair
+        asked = "·".join(sorted(together if len(together) >= 2 else countries_asked(q)))
         return (
             f"기사에는 {asked}{_subject(asked)} 아니라 {value}에 관한 내용만 있습니다."
             if ko

@@ -161,15 +161,50 @@ def passage_countries(passage: Passage) -> set[str]:
     return countries_named(passage.text + " " + passage.title, analyze_tokens([passage.text]))
 
 
-def abbreviated_countries(text: str) -> list[str]:
-    """The countries of the abbreviated pairs and triples in ``text`` ("한·미·일": 한국, 미국,
+def country_groups(text: str) -> list[list[str]]:
+    """The countries of each abbreviated pair and triple in ``text`` ("한·미·일": 한국, 미국,
     일본)."""
-    found = []
+    groups = []
     for group in _COUNTRY_GROUP.findall(text):
         syllables = re.sub(r"[·ㆍ・]", "", group)
         if len(set(syllables)) == len(syllables):
-            found += [COUNTRY_SYLLABLES[c] for c in syllables]
-    return found
+            groups.append([COUNTRY_SYLLABLES[c] for c in syllables])
+    return groups
+
+
+def abbreviated_countries(text: str) -> list[str]:
+    """The countries of all the abbreviated pairs and triples in ``text``."""
+    return [country for group in country_groups(text) for country in group]
+
+
+_HOME = {"대한민국": HOME_COUNTRY, "남한": HOME_COUNTRY}  # one name for Korea below
+
+
+def countries_together(q: Question) -> set[str]:
+    """The countries a Korean question names, Korea included ("한·미": 한국, 미국)."""
+    if q.language != "ko":
+        return set()
+    asked = {_HOME.get(c, c) for c in (set(q.entities) & countries())}
+    return asked | set(abbreviated_countries(q.text))
+
+
+def _other_countries(q: Question, sentence: str, tokens=None) -> str:
+    """The countries a sentence tells of when they are not the ones the question asks about
+    together (two or more, "한·미", "한국과 미국"), or '': an abbreviated group of its own that
+    does not hold them ("미·영"), or two or more countries named but not all of the question's
+    ("미국은 영국·일본과도 …"). Its passage may name the question's too: the sentence says which
+    relation it tells of. ``tokens``: the sentence's morphemes, analysed here when not given."""
+    asked = countries_together(q)
+    groups = [set(g) for g in country_groups(sentence)]
+    if len(asked) < 2 or any(asked <= g for g in groups):
+        return ""
+    own = {
+        _HOME.get(c, c)
+        for c in countries_named(sentence, [tokens or analyze_tokens([sentence])[0]])
+    }
+    if groups or (len(own) >= 2 and not asked <= own):
+        return "·".join(sorted(own))
+    return ""
 
 
 def _names_held(text: str) -> str:
@@ -218,7 +253,7 @@ def candidates(
     }
     out = []
     for n, ((i, span), ts) in enumerate(zip(spans, tokens)):
-        conflict = constraint_failure(question, span.text, passages[i], named[i])
+        conflict = constraint_failure(question, span.text, passages[i], named[i], ts)
         out.append(Candidate(i, span, ts, context.features(n), conflict))
     return out
 
@@ -348,17 +383,23 @@ def _other_number(q: Question, text: str, units=None) -> str:
     return ""
 
 
-def constraint_failure(q: Question, sentence: str, passage: Passage, named=frozenset()) -> str:
+def constraint_failure(
+    q: Question, sentence: str, passage: Passage, named=frozenset(), tokens=None
+) -> str:
     """What keeps a sentence from answering the question, or '': it, or its passage and
     article title where these do not give the question's own ordinal, names another one of the
     series the question asks about ("제57차", asked about "제58차"); or its passage names
-    countries (``named``) but none the question asks about ("한미" for a question about 일본)."""
+    countries (``named``) but none the question asks about ("한미" for a question about 일본);
+    or it tells of other countries than the ones asked about together (``_other_countries``;
+    ``tokens``: the sentence's morphemes)."""
     conflict = _other_number(q, sentence, ORDINAL_UNITS)
     context = passage.text + " " + passage.title
     if not conflict and _numbers_found(q, context) < 1:
         conflict = _other_number(q, context, ORDINAL_UNITS)
     if conflict:
         return f"number:{conflict}"
+    if others := _other_countries(q, sentence, tokens):
+        return "country:" + others
     asked = countries_asked(q)
     if asked and named and not any(a in named or a in _flat(context) for a in asked):
         return "country:" + "·".join(sorted(named))
@@ -462,8 +503,14 @@ def _specific_overlap(q: Question, best: Candidate, passages: list[Passage]) -> 
     return sum(t in forms for t in specific) / len(specific)
 
 
+# Kinds a phrase shows by its own form (digits, 년/월/일, a unit): a question asking for one is
+# answered by a phrase of that kind, so no other phrase dilutes the span model's softmax.
+TYPED_KINDS = ("date", "number")
+
+
 def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dict]]:
-    """The phrases of a sentence with their features (see ``SPAN_FEATURES``)."""
+    """The phrases of a sentence that can answer the question, with their features (see
+    ``SPAN_FEATURES``)."""
     sentence = candidate.span.text
     hits = [t.start for t in candidate.tokens if t.form.lower() in set(q.terms)]
     asked = _asked_for(q)
@@ -474,10 +521,10 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
         "wants_named": float(q.wants in ("place", "organization", "name", "acronym")),
         "wants_other": float(not q.asks_span),
     }
-    return [
-        (p, {**_phrase_features(q, p, sentence, hits, asked), **wanted})
-        for p in phrases(sentence, candidate.tokens)
-    ]
+    options = phrases(sentence, candidate.tokens)
+    if q.wants in TYPED_KINDS:  # only the dates (numbers) compete, when the sentence has any
+        options = [p for p in options if q.wants in p.kinds] or options
+    return [(p, {**_phrase_features(q, p, sentence, hits, asked), **wanted}) for p in options]
 
 
 def _asked_for(q: Question) -> dict:

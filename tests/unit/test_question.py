@@ -109,6 +109,64 @@ def test_the_title_says_which_meeting_a_passage_is_about():
     assert constraint_failure(q, plain, _passage(plain, title="한미 안보협의")) == ""
 
 
+TECH_DEAL = "한·미 기술 번영 양해각서는 언제 체결됐나?"
+
+
+@pytest.mark.parametrize(
+    "question, sentence, failure",
+    [
+        (TECH_DEAL, "9월 18일 미·영은 기술 번영 협력 양해각서를 체결했다.", "country:미국·영국"),
+        (TECH_DEAL, "2025년 10월 29일 한·미 양국은 기술 번영 양해각서를 체결했다.", ""),
+        (TECH_DEAL, "한·미·일 3국은 같은 날 양해각서를 체결했다.", ""),  # a group holding the pair
+        (TECH_DEAL, "양국은 10월 29일 양해각서를 체결했다.", ""),  # no group of its own
+        ("기술 번영 양해각서는 언제 체결됐나?", "9월 18일 미·영은 양해각서를 체결했다.", ""),
+        ("한일 정상회담은 언제 열렸나?", "한중 정상회담은 11월에 열렸다.", "country:중국·한국"),
+        (TECH_DEAL, "미국은 영국·일본과도 각각 양해각서를 체결했다.", "country:미국·영국·일본"),
+        (
+            "한국과 미국은 언제 양해각서를 맺었나?",
+            "미국은 영국과도 양해각서를 맺었다.",
+            "country:미국·영국",
+        ),
+        ("대한민국과 미국은 언제 양해각서를 맺었나?", "한국과 미국은 10월에 맺었다.", ""),
+        (TECH_DEAL, "미국은 같은 날 다른 양해각서를 발표했다.", ""),  # one country: no relation
+    ],
+)
+def test_a_sentence_about_another_pair_of_countries_cannot_answer(question, sentence, failure):
+    """The passage names the question's countries too (it is in the article): the countries the
+    sentence itself names, abbreviated or in full, say which relation it tells of."""
+    passage = _passage(sentence + " 한·미 한일 양국의 협력도 이어졌다.")
+    assert constraint_failure(analyse(question), sentence, passage) == failure
+
+
+@pytest.mark.parametrize(
+    "question, sentence, span",
+    [
+        (
+            TECH_DEAL,
+            "2025년 10월 29일 한·미 양국은 ‘한·미 기술 번영 양해각서(Memorandum of Understanding "
+            "Between the Government of the Republic of Korea and the Government of the United "
+            "States of America)’를 체결했다.",
+            "date",
+        ),
+        ("국방비를 몇 퍼센트로 늘리나?", SCM, "number"),
+        ("누가 서명했나?", SCM, None),  # a person: every phrase competes
+    ],
+)
+def test_a_date_or_number_question_weighs_only_phrases_of_that_kind(question, sentence, span):
+    from rag.answering.reader import Candidate, span_candidates
+    from rag.chunking import Span
+    from rag.keywords import analyze_tokens
+
+    q = analyse(question)
+    tokens = analyze_tokens([sentence])[0]
+    options = span_candidates(q, Candidate(0, Span(0, len(sentence), sentence), tokens, {}))
+    kinds = [p.kinds for p, _ in options]
+    if span:
+        assert kinds and all(span in k for k in kinds)
+    else:
+        assert any("date" not in k and "number" not in k for k in kinds)
+
+
 @pytest.mark.parametrize(
     "question, absent",
     [
