@@ -105,6 +105,9 @@ SPAN_FEATURES = (
     "head_match",
     "year_asked",
     "day_asked",
+    "left_match",
+    "right_match",
+    "verb_after_match",
 )
 
 
@@ -513,7 +516,7 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
     ``SPAN_FEATURES``)."""
     sentence = candidate.span.text
     hits = [t.start for t in candidate.tokens if t.form.lower() in set(q.terms)]
-    asked = _asked_for(q)
+    asked = {**_asked_for(q), "terms": set(q.terms), **_content(candidate.tokens)}
     wanted = {
         "wants_date": float(q.wants == "date"),
         "wants_number": float(q.wants == "number"),
@@ -565,6 +568,39 @@ def _phrase_features(q: Question, p: Phrase, sentence: str, hits: list[int], ask
         ),
         "year_asked": float(asked["year"] and "년" in p.text),
         "day_asked": float(asked["day"] and "일" in p.text),
+        **_window_features(p, asked),
+    }
+
+
+WINDOW = 2  # content words each side of a phrase that the window features read
+
+
+def _content(tokens) -> dict:
+    """A sentence's content morphemes (nouns, verbs, adjectives, numbers, foreign words) and its
+    predicates: verbs and adjectives, and the nouns made verbs by 하다 (확대 + 하)."""
+    predicates = [
+        t
+        for t, nxt in zip(tokens, [*tokens[1:], None])
+        if t.tag.startswith(("VV", "VA"))
+        or (t.tag == "NNG" and nxt is not None and nxt.tag in ("XSV", "XSA"))
+    ]
+    content = [t for t in tokens if t.tag.startswith(("NN", "VV", "VA", "SL", "SN", "XR"))]
+    return {"content": content, "predicates": predicates}
+
+
+def _window_features(p: Phrase, asked: dict) -> dict:
+    """How much of the question surrounds a phrase: the share of the ``WINDOW`` content words
+    before it and after it that the question has too, and whether the first predicate after it
+    is the question's ("… 3.5%로 확대하는 …" for "… 몇 퍼센트로 확대하나?"). The answer sits
+    where the question's own words are, in their place."""
+    content, terms = asked["content"], asked["terms"]
+    before = [t for t in content if t.start < p.start][-WINDOW:]
+    after = [t for t in content if t.start >= p.end]
+    verb = next((t for t in asked["predicates"] if t.start >= p.end), None)
+    return {
+        "left_match": sum(t.form.lower() in terms for t in before) / WINDOW,
+        "right_match": sum(t.form.lower() in terms for t in after[:WINDOW]) / WINDOW,
+        "verb_after_match": float(verb is not None and verb.form in terms),
     }
 
 

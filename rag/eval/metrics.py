@@ -49,8 +49,9 @@ class QuestionResult:
 
 
 def normalise(text: str) -> str:
-    """For fact matching: no spaces, no thousands separators, lower case."""
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower())
+    """For fact matching: no spaces, no thousands separators, no bold marks (a short answer is
+    bolded inside its sentence: "**파우스트** 서곡" still says "파우스트 서곡"), lower case."""
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower().replace("**", ""))
     return re.sub(r"\s+", "", text)
 
 

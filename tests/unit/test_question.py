@@ -6,7 +6,7 @@ import pytest
 from rag.answering.question import analyse
 from rag.answering.reader import absent_names, constraint_failure
 from rag.answering.spans import fits, phrases
-from rag.eval.metrics import exact_match, f1, korquad_normalise
+from rag.eval.metrics import exact_match, f1, fact_present, korquad_normalise
 from rag.retrieve import Passage
 
 
@@ -167,6 +167,25 @@ def test_a_date_or_number_question_weighs_only_phrases_of_that_kind(question, se
         assert any("date" not in k and "number" not in k for k in kinds)
 
 
+def test_the_span_features_read_the_question_words_around_a_phrase():
+    from rag.answering.reader import Candidate, span_candidates
+    from rag.chunking import Span
+    from rag.keywords import analyze_tokens
+
+    sentence = "한미 양국은 한국 국방비를 GDP 대비 3.5%로 확대하는 데 공감했다."
+    q = analyse("국방비를 GDP 대비 몇 퍼센트로 확대하나?")
+    tokens = analyze_tokens([sentence])[0]
+    options = span_candidates(q, Candidate(0, Span(0, len(sentence), sentence), tokens, {}))
+    features = {p.text: f for p, f in options}
+    assert features["3.5%"]["left_match"] == 1.0  # "GDP 대비" are the question's
+    assert features["3.5%"]["verb_after_match"] == 1.0  # so is the verb after it, 확대
+    q = analyse("한미 양국은 무엇에 공감했나?")
+    options = span_candidates(q, Candidate(0, Span(0, len(sentence), sentence), tokens, {}))
+    features = {p.text: f for p, f in options}
+    assert features["3.5%"]["verb_after_match"] == 0.0  # 확대 is not the question's verb
+    assert features["한국 국방비"]["left_match"] > features["3.5%"]["left_match"]
+
+
 @pytest.mark.parametrize(
     "question, absent",
     [
@@ -201,3 +220,9 @@ def test_korquad_official_normalisation_exact_match_and_f1():
     assert exact_match("‘이창양’", "이창양") and not exact_match("이창양 장관", "이창양")
     assert f1("이창양 장관", "이창양") == pytest.approx(2 * 0.6 * 1.0 / 1.6)
     assert f1("러만도", "이창양") == 0.0
+
+
+def test_a_fact_is_found_across_the_short_answers_bold_marks():
+    answer = "**파우스트** — 바그너는 **파우스트** 서곡을 썼다. [1]"
+    assert fact_present(["파우스트 서곡"], answer)
+    assert not fact_present(["교향곡 1번"], answer)
