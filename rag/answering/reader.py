@@ -32,7 +32,7 @@ import numpy as np
 from ..chunking import Span, split_sentences, worth_quoting
 from ..keywords import KEEP_TAGS, analyze_tokens
 from ..retrieve import Passage
-from .question import _NUMBER_UNIT, ORDINAL_UNITS, Question, normal_unit
+from .question import _NUMBER_UNIT, NUMERALS, ORDINAL_UNITS, Question, normal_unit
 from .spans import TITLES, Phrase, fits, has_fitting, phrases
 
 MODEL_FILE = Path(__file__).with_name("model.json")
@@ -527,7 +527,34 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
     options = phrases(sentence, candidate.tokens)
     if q.wants in TYPED_KINDS:  # only the dates (numbers) compete, when the sentence has any
         options = [p for p in options if q.wants in p.kinds] or options
+        options = _at_asked_grain(q, options, asked) or options
     return [(p, {**_phrase_features(q, p, sentence, hits, asked), **wanted}) for p in options]
+
+
+YEAR_ONLY = re.compile(r"\d{2,4}\s?년도?")
+
+
+def _at_asked_grain(q: Question, options: list[Phrase], asked: dict) -> list[Phrase]:
+    """The dates or numbers of the grain the question asks for, or []: a year for "몇 년에 /
+    연도는" (not "1989년 2월 15일"), the whole date for "날짜는 / 며칠" (not "9일" of "2003년 3월
+    9일"), a number from its numeral on ("3명", not "슬하 3명")."""
+    if q.wants == "date" and asked["year"]:
+        return [p for p in options if YEAR_ONLY.fullmatch(p.text)]
+    if q.wants == "date" and asked["day"]:
+        days = [p for p in options if "일" in p.text]
+        return [p for p in days if not any(_inside_of(p, o) for o in days)]
+    if q.wants == "number":
+        return [p for p in options if _is_numeral(p.tokens[0])]
+    return []
+
+
+def _inside_of(p: Phrase, other: Phrase) -> bool:
+    return other is not p and other.start <= p.start and p.end <= other.end
+
+
+def _is_numeral(token: tuple[str, str]) -> bool:
+    form, tag = token
+    return tag in ("SN", "NR") or (tag == "MM" and form in NUMERALS)
 
 
 def _asked_for(q: Question) -> dict:

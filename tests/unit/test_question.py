@@ -167,6 +167,31 @@ def test_a_date_or_number_question_weighs_only_phrases_of_that_kind(question, se
         assert any("date" not in k and "number" not in k for k in kinds)
 
 
+@pytest.mark.parametrize(
+    "question, sentence, options",
+    [
+        ("지명수배된 연도는?", "그는 1989년 2월 15일 지명수배되었다.", ["1989년"]),
+        ("대표단을 보낸 날짜는?", "정부는 2003년 3월 9일 대표단을 보냈다.", ["2003년 3월 9일"]),
+        ("자녀를 몇 명 두었는가?", "그는 슬하 3명의 자녀를 두었다.", ["3명"]),
+        ("방주는 몇층으로 되어 있었는가?", "방주는 상 ·중 ·하 3층으로 되어 있었다.", ["3층"]),
+        ("언제 보냈나?", "2003년 3월 9일 보냈다.", ["2003년 3월 9일", "2003년", "9일"]),  # any
+    ],
+)
+def test_a_short_answer_is_of_the_grain_asked(question, sentence, options):
+    from rag.answering.reader import Candidate, span_candidates
+    from rag.chunking import Span
+    from rag.keywords import analyze_tokens
+
+    tokens = analyze_tokens([sentence])[0]
+    found = span_candidates(
+        analyse(question), Candidate(0, Span(0, len(sentence), sentence), tokens, {})
+    )
+    texts = [p.text for p, _ in found]
+    assert set(options) <= set(texts)
+    if len(options) == 1:
+        assert texts == options
+
+
 def test_the_span_features_read_the_question_words_around_a_phrase():
     from rag.answering.reader import Candidate, span_candidates
     from rag.chunking import Span
