@@ -79,7 +79,8 @@ def test_unanswerable_question_abstains(seeds):
 
 def test_english_question_gets_an_english_frame_with_korean_evidence(seeds):
     a = ask("What share of GDP will Korea's defense budget rise to?", seeds)
-    assert a.language == "en" and a.answer.startswith("According to the articles")
+    framed = a.answer.removeprefix(f"**{a.short_answer}** — ") if a.short_answer else a.answer
+    assert a.language == "en" and framed.startswith("According to the articles")
     assert "3.5%" in a.answer and "based on articles from" in a.answer
 
 
