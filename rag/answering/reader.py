@@ -516,7 +516,7 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
     ``SPAN_FEATURES``)."""
     sentence = candidate.span.text
     hits = [t.start for t in candidate.tokens if t.form.lower() in set(q.terms)]
-    asked = {**_asked_for(q), "terms": set(q.terms), **_content(candidate.tokens)}
+    asked, words = _asked_for(q), _content(candidate.tokens)
     wanted = {
         "wants_date": float(q.wants == "date"),
         "wants_number": float(q.wants == "number"),
@@ -528,7 +528,10 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
     if q.wants in TYPED_KINDS:  # only the dates (numbers) compete, when the sentence has any
         options = [p for p in options if q.wants in p.kinds] or options
         options = _at_asked_grain(q, options, asked) or options
-    return [(p, {**_phrase_features(q, p, sentence, hits, asked), **wanted}) for p in options]
+    return [
+        (p, {**_phrase_features(q, p, sentence, hits, asked), **_window(p, words, asked), **wanted})
+        for p in options
+    ]
 
 
 YEAR_ONLY = re.compile(r"\d{2,4}\s?년도?")
@@ -558,10 +561,11 @@ def _is_numeral(token: tuple[str, str]) -> bool:
 
 
 def _asked_for(q: Question) -> dict:
-    """What the span features read from the question besides its kind: its flat text, the
-    particle after its question word, whether it asks for a year or a day."""
+    """What the span features read from the question besides its kind: its flat text and terms,
+    the particle after its question word, whether it asks for a year or a day."""
     return {
         "flat": _flat(q.text),
+        "terms": set(q.terms),
         "particle": _particle_after_question_word(q),
         "year": q.wants == "date"
         and bool(re.search(r"몇\s?년|연도|년도|해는|what year|which year", q.text)),
@@ -595,7 +599,6 @@ def _phrase_features(q: Question, p: Phrase, sentence: str, hits: list[int], ask
         ),
         "year_asked": float(asked["year"] and "년" in p.text),
         "day_asked": float(asked["day"] and "일" in p.text),
-        **_window_features(p, asked),
     }
 
 
@@ -615,15 +618,15 @@ def _content(tokens) -> dict:
     return {"content": content, "predicates": predicates}
 
 
-def _window_features(p: Phrase, asked: dict) -> dict:
+def _window(p: Phrase, words: dict, asked: dict) -> dict:
     """How much of the question surrounds a phrase: the share of the ``WINDOW`` content words
     before it and after it that the question has too, and whether the first predicate after it
     is the question's ("… 3.5%로 확대하는 …" for "… 몇 퍼센트로 확대하나?"). The answer sits
     where the question's own words are, in their place."""
-    content, terms = asked["content"], asked["terms"]
+    content, terms = words["content"], asked["terms"]
     before = [t for t in content if t.start < p.start][-WINDOW:]
     after = [t for t in content if t.start >= p.end]
-    verb = next((t for t in asked["predicates"] if t.start >= p.end), None)
+    verb = next((t for t in words["predicates"] if t.start >= p.end), None)
     return {
         "left_match": sum(t.form.lower() in terms for t in before) / WINDOW,
         "right_match": sum(t.form.lower() in terms for t in after[:WINDOW]) / WINDOW,
