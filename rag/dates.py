@@ -11,6 +11,14 @@ resolves against the publication date. A bare day is this month's when it is not
 publication day (or at most a week after it, or it follows "오는"), else last month's; a month
 and day without a year fall in the publication year unless that is more than two months ahead.
 Dates written in full ("2022년 5월 21일") are not annotated but become the anchor.
+
+English news is read the same way: "yesterday", "last year", "this month", "the next day",
+"the previous year", "Oct. 25" / "May 18" without a year, and weekdays. A weekday ("on
+Tuesday") is the last one on or before the publication day, or the first one on or after it
+when its sentence speaks of the future before it ("will", "is set to", "is due", "scheduled");
+"last Tuesday" is strictly before, "next Tuesday" strictly after. Named days ("Black Friday") and
+a weekday written with its date ("Friday, Dec. 6") is that date. "Oct. 9, 2018" and a
+year ("in 2017") become the anchor.
 """
 
 from __future__ import annotations
@@ -20,6 +28,36 @@ import re
 from dataclasses import dataclass
 
 _NUM = r"(\d{1,2})"
+MONTHS = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+]  # fmt: skip
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_MONTH = (
+    "(?:"
+    + "|".join(
+        MONTHS
+        + [
+            "Jan\\.",
+            "Feb\\.",
+            "Mar\\.",
+            "Apr\\.",
+            "Aug\\.",
+            "Sept?\\.",
+            "Oct\\.",
+            "Nov\\.",
+            "Dec\\.",
+        ]
+    )
+    + ")"
+)
+_WEEKDAY = "(?:" + "|".join(WEEKDAYS) + ")"
+_NAMED_DAY = re.compile(r"\b(?:Black|Cyber|Good|Super|Ash|Easter|Palm|Bloody|Holy|Giving)\s$", re.I)
+_AFTER_PREPOSITION = "".join(  # a year in English prose: "in 2017", not "2000 people"
+    ["(?:", "|".join(f"(?<=\\b{w} )" for w in ("in", "by", "of", "since", "from", "until")), ")"]
+)
+_CLAUSE_START = re.compile(r"[.,;:!?\n]\s|\b(?:said|says|told|announced|reported)\b")
+_FUTURE = re.compile(r"\b(?:will|shall|'ll|is set to|are set to|is due|are due|scheduled)\b")
 PATTERN = re.compile(
     r"(?P<full>(?P<y>\d{4})년\s*(?:(?P<ym>\d{1,2})월\s*(?:(?P<yd>\d{1,2})일)?)?)"
     rf"|(?P<md>(?<![\d.])(?P<m>\d{{1,2}})월\s*(?P<d>\d{{1,2}})일)"
@@ -29,6 +67,16 @@ PATTERN = re.compile(
     r"|(?P<rel_day>(?<![가-힣])(?:어제|오늘|내일|그저께|엊그제)(?!날))"  # not 오늘날 (nowadays)
     r"|(?P<back_year>(?<![가-힣])(?:이듬해|다음 해|같은 해|그해|그 해|전년))"
     r"|(?P<back_day>(?<![가-힣])(?:이날|그날|당일|다음 ?날|이튿날|전날))"
+    rf"|(?P<en_full>\b(?P<en_fm>{_MONTH})\s+(?P<en_fd>\d{{1,2}}),?\s+(?P<en_fy>(?:19|20)\d\d)\b)"
+    rf"|(?P<en_year>{_AFTER_PREPOSITION}(?:19|20)\d\d\b)"
+    rf"|(?P<en_md>\b(?P<en_m>{_MONTH})\s+(?P<en_d>\d{{1,2}})\b(?![:\d]))"
+    r"|(?P<en_rel_day>\b(?:[Yy]esterday|[Tt]oday|[Tt]omorrow)\b)"
+    r"|(?P<en_rel>\b(?P<en_step>[Ll]ast|[Tt]his|[Nn]ext)\s+(?P<en_unit>year|month)\b)"
+    r"|(?P<en_back>\b(?:[Tt]he\s+)?(?P<en_back_step>same|next|following|previous)\s+"
+    r"(?P<en_back_unit>day|year)\b)"
+    rf"|(?P<en_weekday>\b(?:(?P<en_wd_step>[Ll]ast|[Nn]ext|[Tt]his)\s+)?"
+    rf"(?P<en_wd>{_WEEKDAY})\b(?:,?\s+(?P<en_wm>{_MONTH})\s+(?P<en_wdd>\d{{1,2}})\b(?![:\d])"
+    r"(?:,?\s+(?P<en_wy>(?:19|20)\d\d)\b)?)?)"
 )
 YEAR_STEP = {"지난해": -1, "작년": -1, "올해": 0, "금년": 0, "내년": 1}
 MONTH_STEP = {"지난달": -1, "이달": 0, "이번 달": 0, "다음 달": 1, "내달": 1}
@@ -75,8 +123,10 @@ class _Reader:
         self.year: int | None = None
         self.day: dt.date | None = None
 
-    def read(self, m: re.Match) -> str | None:
-        kind = m.lastgroup if m.lastgroup in ("md", "full") else _kind(m)
+    def read(self, m: re.Match, text: str) -> str | None:
+        kind = _kind(m)
+        if kind == "en_weekday":
+            return self._en_weekday(m, text)
         return getattr(self, "_" + kind)(m)
 
     def _on(self, day: dt.date | None) -> str | None:
@@ -91,11 +141,14 @@ class _Reader:
         return None  # written in full: nothing to add
 
     def _md(self, m):
-        year, p = self.year, self.published
+        return self._on_month_day(int(m["m"]), int(m["d"]))
+
+    def _on_month_day(self, month: int, day: int, anchored: bool = True) -> str | None:
+        year, p = self.year if anchored else None, self.published
         if year is None and p:
-            ahead = _valid(p.year, int(m["m"]), int(m["d"]))
+            ahead = _valid(p.year, month, day)
             year = p.year - 1 if ahead and (ahead - p).days > 62 else p.year
-        return self._on(_valid(year, int(m["m"]), int(m["d"])) if year else None)
+        return self._on(_valid(year, month, day) if year else None)
 
     def _bare(self, m):
         p, day = self.published, int(m["day"])
@@ -141,11 +194,77 @@ class _Reader:
             return None
         return (base + dt.timedelta(days=BACK_DAY[m.group()])).isoformat()
 
+    # English: the same anchors, the same steps.
+    def _en_full(self, m):
+        self.year = int(m["en_fy"])
+        self.day = _valid(self.year, _month(m["en_fm"]), int(m["en_fd"]))
+        return None
+
+    def _en_year(self, m):
+        self.year = int(m.group())
+        return None
+
+    def _en_md(self, m):  # against the publication date only: English prose years ("in 2016")
+        return self._on_month_day(_month(m["en_m"]), int(m["en_d"]), anchored=False)
+
+    def _en_rel_day(self, m):
+        if not self.published:
+            return None
+        step = {"yesterday": -1, "today": 0, "tomorrow": 1}[m.group().lower()]
+        return (self.published + dt.timedelta(days=step)).isoformat()
+
+    def _en_rel(self, m):
+        if not self.published:
+            return None
+        step = {"last": -1, "this": 0, "next": 1}[m["en_step"].lower()]
+        if m["en_unit"] == "year":
+            self.year = self.published.year + step
+            return f"{self.year:04d}"
+        year, month = _shift_month(self.published.year, self.published.month, step)
+        return f"{year:04d}-{month:02d}"
+
+    def _en_back(self, m):
+        step = {"same": 0, "next": 1, "following": 1, "previous": -1}[m["en_back_step"]]
+        if m["en_back_unit"] == "year":
+            base = self.year or (self.published.year if self.published else None)
+            if base is None:
+                return None
+            self.year = base + step
+            return f"{self.year:04d}"
+        base = self.day or self.published
+        return (base + dt.timedelta(days=step)).isoformat() if base else None
+
+    def _en_weekday(self, m, text: str):
+        if m["en_wy"]:  # "Monday, November 18, 2019": written in full
+            self.year = int(m["en_wy"])
+            self.day = _valid(self.year, _month(m["en_wm"]), int(m["en_wdd"]))
+            return None
+        if m["en_wm"]:  # "Saturday, May 18": the date says which Saturday
+            return self._on_month_day(_month(m["en_wm"]), int(m["en_wdd"]), anchored=False)
+        p = self.published
+        if not p or _NAMED_DAY.search(text[max(0, m.start() - 8) : m.start()]):
+            return None
+        back = (p.weekday() - WEEKDAYS.index(m["en_wd"])) % 7  # days since that weekday
+        step = (m["en_wd_step"] or "").lower()
+        clause = _CLAUSE_START.split(text[max(0, m.start() - 200) : m.start()])[-1]
+        if step == "next" or (step != "last" and _FUTURE.search(clause)):
+            ahead = (7 - back) % 7 or (7 if step == "next" else 0)
+            return self._on(p + dt.timedelta(days=ahead))
+        return self._on(p - dt.timedelta(days=back or (7 if step == "last" else 0)))
+
+
+def _month(name: str) -> int:
+    return next(n for n, full in enumerate(MONTHS, 1) if full.startswith(name.rstrip(".")[:3]))
+
 
 def _kind(m: re.Match) -> str:
-    return next(
-        k for k in ("bare", "rel_year", "rel_month", "rel_day", "back_year", "back_day") if m[k]
-    )
+    return next(k for k in KINDS if m[k])
+
+
+KINDS = (
+    "full", "md", "bare", "rel_year", "rel_month", "rel_day", "back_year", "back_day",
+    "en_full", "en_year", "en_md", "en_rel_day", "en_rel", "en_back", "en_weekday",
+)  # fmt: skip
 
 
 def resolve(text: str, published: str = "") -> list[DateMention]:
@@ -153,7 +272,7 @@ def resolve(text: str, published: str = "") -> list[DateMention]:
     reader = _Reader(_date(published))
     out = []
     for m in PATTERN.finditer(text):
-        value = reader.read(m)
+        value = reader.read(m, text)
         if value:
             out.append(DateMention(m.start(), m.end(), m.group(), value))
     return out

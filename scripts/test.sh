@@ -25,7 +25,7 @@ echo "Answer benchmark sample (reader vs the legacy composer, 3 KorQuAD articles
 .venv/bin/rag bench answers --articles 3 --out reports/answers-small.json
 echo "Article extraction benchmark (ours vs trafilatura alone, dev and test pages, ~10 s):"
 .venv/bin/rag bench extraction --out reports/extraction.json
-echo "Relative dates resolved (56 sentences a person resolved, dev and test):"
+echo "Relative dates resolved (137 Korean and English sentences a person resolved, dev and test):"
 .venv/bin/rag bench dates --out reports/dates.json
 echo "Performance sample (figures only, no thresholds; full run: rag bench perf):"
 .venv/bin/rag bench perf --small --out reports/perf-small.json

@@ -37,6 +37,33 @@ def test_relative_dates_resolve(text, published, expected):
     assert _values(text, published) == expected
 
 
+@pytest.mark.parametrize(
+    "text, published, expected",
+    [
+        ("Cook said Tuesday in a chat.", "2019-11-20", [("Tuesday", "2019-11-19")]),
+        ("Russia beat Croatia on Monday.", "2019-11-18", [("Monday", "2019-11-18")]),  # that day
+        ("Hill, who will testify Thursday.", "2019-11-20", [("Thursday", "2019-11-21")]),
+        ("The plan will be ready, he said on Tuesday.", "2019-11-20", [("Tuesday", "2019-11-19")]),
+        ("It closed next Tuesday and last Thursday", "2019-11-20", [
+            ("next Tuesday", "2019-11-26"), ("last Thursday", "2019-11-14")]),  # fmt: skip
+        ("during Black Friday, a named day", "2019-11-18", []),
+        ("on Saturday, May 18. On Monday, November 18, 2019 it", "2019-11-19", [
+            ("Saturday, May 18", "2019-05-18")]),  # fmt: skip
+        ("published Oct. 25, after last month and next year", "2019-11-18", [
+            ("Oct. 25", "2019-10-25"), ("last month", "2019-10"), ("next year", "2020")]),  # fmt: skip
+        ("Yesterday and tomorrow", "2019-11-18", [
+            ("Yesterday", "2019-11-17"), ("tomorrow", "2019-11-19")]),  # fmt: skip
+        ("a rise in 2017 from the previous year", "2019-11-19", [("the previous year", "2016")]),
+        ("On July 27, 2006, he wrote; the next day he", "2019-11-15", [
+            ("the next day", "2006-07-28")]),  # fmt: skip
+        ("2000 people came the same year", "2019-11-15", [("the same year", "2019")]),
+        ("said on Tuesday.", "", []),  # no publication date: unknown
+    ],
+)
+def test_english_relative_dates_resolve(text, published, expected):
+    assert _values(text, published) == expected
+
+
 def test_annotate_puts_the_date_after_each_mention():
     text = "장관은 21일 서명했다. 이날 회의는"
     assert annotate(text, resolve(text, "2022-05-21")) == (
@@ -69,3 +96,20 @@ def test_a_questions_time_words_give_a_publication_window():
     assert window("What did the allies agree last year?") == ("2025-01-01", "2025-12-31")
     assert window("When was it signed, November 14, 2025?") is None
     assert window("양해각서는 언제 체결됐나?") is None
+
+
+def test_every_row_of_the_date_table_points_at_its_words():
+    """The benchmark's rows sit where they say in the text ingest indexes (a wrong offset would
+    score a miss as the resolver's)."""
+    import json
+
+    from rag.bench.dates import TABLE, _text
+    from rag.eval.korquad import KORQUAD_FILE
+
+    data = json.loads(KORQUAD_FILE.read_text(encoding="utf-8"))["data"]
+    rows = [json.loads(line) for line in TABLE.read_text(encoding="utf-8").splitlines() if line]
+    assert {r["source"].split(":")[0] for r in rows} == {"korquad", "seed", "page"}
+    for row in rows:
+        text, offset = _text(row["source"], data)
+        at = offset + row["start"]
+        assert text[at : at + len(row["text"])] == row["text"], row
