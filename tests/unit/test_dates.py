@@ -44,18 +44,33 @@ def test_relative_dates_resolve(text, published, expected):
         ("Russia beat Croatia on Monday.", "2019-11-18", [("Monday", "2019-11-18")]),  # that day
         ("Hill, who will testify Thursday.", "2019-11-20", [("Thursday", "2019-11-21")]),
         ("The plan will be ready, he said on Tuesday.", "2019-11-20", [("Tuesday", "2019-11-19")]),
-        ("It closed next Tuesday and last Thursday", "2019-11-20", [
-            ("next Tuesday", "2019-11-26"), ("last Thursday", "2019-11-14")]),  # fmt: skip
+        (
+            "It closed next Tuesday and last Thursday",
+            "2019-11-20",
+            [("next Tuesday", "2019-11-26"), ("last Thursday", "2019-11-14")],
+        ),
         ("during Black Friday, a named day", "2019-11-18", []),
-        ("on Saturday, May 18. On Monday, November 18, 2019 it", "2019-11-19", [
-            ("Saturday, May 18", "2019-05-18")]),  # fmt: skip
-        ("published Oct. 25, after last month and next year", "2019-11-18", [
-            ("Oct. 25", "2019-10-25"), ("last month", "2019-10"), ("next year", "2020")]),  # fmt: skip
-        ("Yesterday and tomorrow", "2019-11-18", [
-            ("Yesterday", "2019-11-17"), ("tomorrow", "2019-11-19")]),  # fmt: skip
+        (
+            "on Saturday, May 18. On Monday, November 18, 2019 it",
+            "2019-11-19",
+            [("Saturday, May 18", "2019-05-18")],
+        ),
+        (
+            "published Oct. 25, after last month and next year",
+            "2019-11-18",
+            [("Oct. 25", "2019-10-25"), ("last month", "2019-10"), ("next year", "2020")],
+        ),
+        (
+            "Yesterday and tomorrow",
+            "2019-11-18",
+            [("Yesterday", "2019-11-17"), ("tomorrow", "2019-11-19")],
+        ),
         ("a rise in 2017 from the previous year", "2019-11-19", [("the previous year", "2016")]),
-        ("On July 27, 2006, he wrote; the next day he", "2019-11-15", [
-            ("the next day", "2006-07-28")]),  # fmt: skip
+        (
+            "On July 27, 2006, he wrote; the next day he",
+            "2019-11-15",
+            [("the next day", "2006-07-28")],
+        ),
         ("2000 people came the same year", "2019-11-15", [("the same year", "2019")]),
         ("said on Tuesday.", "", []),  # no publication date: unknown
     ],
