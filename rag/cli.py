@@ -217,12 +217,15 @@ def cmd_bench(args) -> int:
             llm = (
                 {"RAG_BACKEND": "openai", "RAG_LLM_BASE_URL": args.llm_url} if args.llm_url else {}
             )
+            # rounds: chats let go 10 s after they end, so the memory after each round is shown
+            session = {"RAG_WEB_SESSION_SECONDS": str(webload.ROUND_SESSION_SECONDS)}
+            env = llm | (session if args.rounds > 1 else {})
             url, pid = (
                 (args.url, None)
                 if args.url
-                else stack.enter_context(webload.serve(settings.index_dir, env=llm))
+                else stack.enter_context(webload.serve(settings.index_dir, env=env))
             )
-            result = webload.run(url, args.chats, args.seconds, pid)
+            result = webload.run(url, args.chats, args.seconds, pid, rounds=args.rounds)
         print(webload.format_result(result))
     else:
         from .bench.retrieval import format_table, run_retrieval
@@ -408,6 +411,7 @@ def web_state(settings) -> dict:
         uploads=str(settings.web_uploads != "off").lower(),
         max_files=settings.web_upload_files,
         max_size_mb=max(1, round(settings.web_upload_mb)),
+        session_timeout=max(1, settings.web_session_seconds),
     )
     (home / ".chainlit" / "config.toml").write_text(config, encoding="utf-8")
     for readme in Path(__file__).with_name("webapp").glob("chainlit*.md"):
@@ -736,6 +740,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="web, api: a running server to load (default: start `rag web`/`rag serve` on --index)",
     )
     p.add_argument("--chats", type=int, default=10, help="web: concurrent chats")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="web: run the chats this many times, each round's chats let go before the next "
+        "(server memory after each: a leak grows round on round, a chat's own memory does not)",
+    )
     p.add_argument(
         "--llm-url",
         help="web: answer with this OpenAI-compatible LLM (first token = first verified sentence)",

@@ -143,6 +143,11 @@ class Settings:
         "everyone asks), 'per-user' (a copy of it for that user; FAISS only) or 'off'.",
     )
     web_upload_mb: float = _f(5.0, "Largest file accepted in the web chat, in MB.")
+    web_session_seconds: int = _f(
+        3600,
+        "How long the web chat keeps a disconnected chat (and the memory it holds) for its "
+        "browser to reconnect to; then it is let go.",
+    )
     web_upload_files: int = _f(10, "Most files accepted with one chat message.")
     web_private_urls: str = _f(
         "deny",

@@ -1,13 +1,15 @@
 """Load on the web chat at the socket level: many concurrent chats, each asking in a loop.
 
-    rag bench web [--url URL] [--chats 50] [--seconds 180] [--out FILE]
+    rag bench web [--url URL] [--chats 50] [--seconds 180] [--rounds 3] [--out FILE]
 
 Each chat is one Socket.IO connection speaking Chainlit's own protocol (the events the
 browser sends and receives), so 50 chats cost 50 sockets, not 50 browser pages. For every
 question it records the time to the first streamed token and to the complete answer;
 an answer that is an error message, a timeout or a dropped connection counts as failed.
 Without ``--url`` a `rag web` server is started on the given index and stopped after;
-its memory (RSS) is sampled during the run, so a leak shows as growth.
+its memory (RSS) is sampled during the run. A chat holds memory while it lasts (its messages),
+so growth during one round is no proof of a leak: with ``--rounds`` the chats run again after
+the server has let the last round's go, and a leak shows as growth from round to round.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from ..eval.metrics import latency
 from .servers import free_port
 
 CONNECT_ATTEMPTS = 3
+ANSWER_TIMEOUT = 120.0  # seconds a chat waits for an answer before counting it failed
+ROUND_SESSION_SECONDS = 10  # the bench server's web_session_seconds when it runs rounds
 
 QUESTIONS = [
     "한미는 한국 국방비를 GDP 대비 몇 퍼센트로 확대하는 데 공감했나?",
@@ -206,13 +210,26 @@ def run(
     chats: int,
     seconds: float,
     pid: int | None = None,
-    timeout: float = 120.0,
     questions: list[str] = QUESTIONS,
+    rounds: int = 1,
 ) -> dict:
     """``chats`` concurrent chats for ``seconds``: answered/failed counts, latency, server
-    memory."""
-    load = Load(url, questions, timeout)
+    memory. With ``rounds`` > 1 the chats run that many times; after each round, once the server
+    has let its chats go (``ROUND_SESSION_SECONDS`` after they end), its memory is sampled:
+    memory a chat holds comes back for the next round's chats, a leak grows round on round."""
+    load = Load(url, questions, ANSWER_TIMEOUT)
     raw = asyncio.run(_load(load, chats, seconds, pid))
+    after_rounds = []
+    for n in range(2, rounds + 1):
+        after_rounds.append(_after_chats_let_go(pid))
+        _log(f"Round {n} of {rounds} …")
+        more = asyncio.run(_load(load, chats, seconds, pid))
+        raw = {
+            "memory": raw["memory"] + more["memory"],
+            "seconds": raw["seconds"] + more["seconds"],
+        }
+    if rounds > 1:
+        after_rounds.append(_after_chats_let_go(pid))
     first = [r["first_token_ms"] for r in load.results]
     whole = [r["answer_ms"] for r in load.results]
     memory = raw["memory"]
@@ -231,7 +248,14 @@ def run(
         "server_rss_mb": {"start": memory[0], "max": max(memory), "end": memory[-1]}
         if memory
         else {},
+        "server_rss_mb_after_each_round": after_rounds,
     }
+
+
+def _after_chats_let_go(pid: int | None) -> float:
+    """The server's memory once the chats that just ended have been let go."""
+    time.sleep(ROUND_SESSION_SECONDS + 5)
+    return round(rss_mb(pid), 1) if pid else 0.0
 
 
 @contextlib.contextmanager
@@ -317,4 +341,11 @@ def format_result(r: dict) -> str:
         f"first token {spread(r['first_token_ms'])}; whole answer {spread(r['answer_ms'])}"
         + (f"; {r['llm_fallbacks']} LLM answers fell back" if r.get("llm_fallbacks") else "")
         + memory_text(r["server_rss_mb"])
+        + (
+            "; server RSS once each round's chats were let go: "
+            + " → ".join(f"{m:.0f}" for m in r["server_rss_mb_after_each_round"])
+            + " MB"
+            if r.get("server_rss_mb_after_each_round")
+            else ""
+        )
     )

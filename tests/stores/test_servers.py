@@ -190,7 +190,7 @@ def test_web_chat_answers_from_the_store_for(server, tmp_path):
         "RAG_STORE_COLLECTION": "seeds",
     }
     with webload.serve(tmp_path / "no-faiss-index", cwd=tmp_path, env=env) as (url, pid):
-        result = webload.run(url, chats=2, seconds=6, pid=pid, timeout=120)
+        result = webload.run(url, chats=2, seconds=6, pid=pid)
     assert result["answered"] >= 2 and result["failed"] == 0, result["errors"]
     assert any("[1]" in a for a in result["sample_answers"].values()), result["sample_answers"]
     assert not (tmp_path / "no-faiss-index").exists()  # it used the server, not a FAISS folder

@@ -64,3 +64,24 @@ def test_kept_files_keep_their_names_and_a_summary_gives_every_reason(tmp_path):
     text = uploads.summary(report, [("x.png", "not an article file")], "ko")
     assert "새 기사 1" in text and "x.png: not an article file" in text
     assert "기사_1.txt: empty after cleaning" in text
+
+
+def test_the_chats_chainlit_configuration_carries_the_settings(tmp_path):
+    """`rag web` writes Chainlit's config from the settings: the upload limits, and how long a
+    disconnected chat is kept (a dropped chat's memory is let go after it)."""
+    import tomllib
+
+    from rag.cli import web_state
+
+    settings = load_settings(
+        {
+            "index_dir": tmp_path / "index",
+            "chat_history": "off",
+            "web_session_seconds": 42,
+            "web_upload_files": 3,
+        }
+    )
+    web_state(settings)
+    config = tomllib.loads((tmp_path / "index-web" / ".chainlit" / "config.toml").read_text())
+    assert config["project"]["session_timeout"] == 42
+    assert config["features"]["spontaneous_file_upload"]["max_files"] == 3
