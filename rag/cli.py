@@ -217,7 +217,7 @@ def cmd_bench(args) -> int:
             llm = (
                 {"RAG_BACKEND": "openai", "RAG_LLM_BASE_URL": args.llm_url} if args.llm_url else {}
             )
-            # rounds: chats let go 10 s after they end, so the memory after each round is shown
+            # rounds: the server lets a chat go soon after it ends, so each round starts clean
             session = {"RAG_WEB_SESSION_SECONDS": str(webload.ROUND_SESSION_SECONDS)}
             env = llm | (session if args.rounds > 1 else {})
             url, pid = (

@@ -16,9 +16,9 @@ English news is read the same way: "yesterday", "last year", "this month", "the 
 "the previous year", "Oct. 25" / "May 18" without a year, and weekdays. A weekday ("on
 Tuesday") is the last one on or before the publication day, or the first one on or after it
 when its sentence speaks of the future before it ("will", "is set to", "is due", "scheduled");
-"last Tuesday" is strictly before, "next Tuesday" strictly after. Named days ("Black Friday") and
-a weekday written with its date ("Friday, Dec. 6") is that date. "Oct. 9, 2018" and a
-year ("in 2017") become the anchor.
+"last Tuesday" is strictly before, "next Tuesday" strictly after. A named day ("Black Friday")
+is a name, not a date; a weekday written with its date ("Friday, Dec. 6") is that date. "Oct. 9,
+2018" and a year in prose ("in 2017") become the anchor.
 """
 
 from __future__ import annotations
@@ -33,24 +33,8 @@ MONTHS = [
     "October", "November", "December",
 ]  # fmt: skip
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_MONTH = (
-    "(?:"
-    + "|".join(
-        MONTHS
-        + [
-            "Jan\\.",
-            "Feb\\.",
-            "Mar\\.",
-            "Apr\\.",
-            "Aug\\.",
-            "Sept?\\.",
-            "Oct\\.",
-            "Nov\\.",
-            "Dec\\.",
-        ]
-    )
-    + ")"
-)
+_ABBREVIATED = ["Jan", "Feb", "Mar", "Apr", "Aug", "Sept?", "Oct", "Nov", "Dec"]  # AP style
+_MONTH = "(?:" + "|".join(MONTHS + [a + r"\." for a in _ABBREVIATED]) + ")"
 _WEEKDAY = "(?:" + "|".join(WEEKDAYS) + ")"
 _NAMED_DAY = re.compile(r"\b(?:Black|Cyber|Good|Super|Ash|Easter|Palm|Bloody|Holy|Giving)\s$", re.I)
 _AFTER_PREPOSITION = "".join(  # a year in English prose: "in 2017", not "2000 people"
@@ -116,18 +100,15 @@ def _valid(year: int, month: int, day: int) -> dt.date | None:
 
 class _Reader:
     """Walks a text's date expressions in order, keeping the last year and the last day the
-    text gave (the anchors of "이듬해" and "이날")."""
+    text gave (the anchors of "이듬해" and "이날"), and the text (a weekday's clause)."""
 
-    def __init__(self, published: dt.date | None):
-        self.published = published
+    def __init__(self, published: dt.date | None, text: str):
+        self.published, self.text = published, text
         self.year: int | None = None
         self.day: dt.date | None = None
 
-    def read(self, m: re.Match, text: str) -> str | None:
-        kind = _kind(m)
-        if kind == "en_weekday":
-            return self._en_weekday(m, text)
-        return getattr(self, "_" + kind)(m)
+    def read(self, m: re.Match) -> str | None:
+        return getattr(self, "_" + _kind(m))(m)
 
     def _on(self, day: dt.date | None) -> str | None:
         if day:
@@ -234,7 +215,7 @@ class _Reader:
         base = self.day or self.published
         return (base + dt.timedelta(days=step)).isoformat() if base else None
 
-    def _en_weekday(self, m, text: str):
+    def _en_weekday(self, m):
         if m["en_wy"]:  # "Monday, November 18, 2019": written in full
             self.year = int(m["en_wy"])
             self.day = _valid(self.year, _month(m["en_wm"]), int(m["en_wdd"]))
@@ -242,11 +223,11 @@ class _Reader:
         if m["en_wm"]:  # "Saturday, May 18": the date says which Saturday
             return self._on_month_day(_month(m["en_wm"]), int(m["en_wdd"]), anchored=False)
         p = self.published
-        if not p or _NAMED_DAY.search(text[max(0, m.start() - 8) : m.start()]):
+        if not p or _NAMED_DAY.search(self.text[max(0, m.start() - 8) : m.start()]):
             return None
         back = (p.weekday() - WEEKDAYS.index(m["en_wd"])) % 7  # days since that weekday
         step = (m["en_wd_step"] or "").lower()
-        clause = _CLAUSE_START.split(text[max(0, m.start() - 200) : m.start()])[-1]
+        clause = _CLAUSE_START.split(self.text[max(0, m.start() - 200) : m.start()])[-1]
         if step == "next" or (step != "last" and _FUTURE.search(clause)):
             ahead = (7 - back) % 7 or (7 if step == "next" else 0)
             return self._on(p + dt.timedelta(days=ahead))
@@ -269,10 +250,10 @@ KINDS = (
 
 def resolve(text: str, published: str = "") -> list[DateMention]:
     """The relative dates in ``text`` with what they mean, given the publication date."""
-    reader = _Reader(_date(published))
+    reader = _Reader(_date(published), text)
     out = []
     for m in PATTERN.finditer(text):
-        value = reader.read(m, text)
+        value = reader.read(m)
         if value:
             out.append(DateMention(m.start(), m.end(), m.group(), value))
     return out

@@ -219,16 +219,17 @@ def run(
     memory a chat holds comes back for the next round's chats, a leak grows round on round."""
     load = Load(url, questions, ANSWER_TIMEOUT)
     raw = asyncio.run(_load(load, chats, seconds, pid))
-    after_rounds = []
+    after_rounds = []  # sampled only on a server this bench started (its pid known)
     for n in range(2, rounds + 1):
-        after_rounds.append(_after_chats_let_go(pid))
+        if pid:
+            after_rounds.append(_after_chats_let_go(pid))
         _log(f"Round {n} of {rounds} …")
         more = asyncio.run(_load(load, chats, seconds, pid))
         raw = {
             "memory": raw["memory"] + more["memory"],
             "seconds": raw["seconds"] + more["seconds"],
         }
-    if rounds > 1:
+    if rounds > 1 and pid:
         after_rounds.append(_after_chats_let_go(pid))
     first = [r["first_token_ms"] for r in load.results]
     whole = [r["answer_ms"] for r in load.results]
@@ -252,10 +253,10 @@ def run(
     }
 
 
-def _after_chats_let_go(pid: int | None) -> float:
+def _after_chats_let_go(pid: int) -> float:
     """The server's memory once the chats that just ended have been let go."""
     time.sleep(ROUND_SESSION_SECONDS + 5)
-    return round(rss_mb(pid), 1) if pid else 0.0
+    return round(rss_mb(pid), 1)
 
 
 @contextlib.contextmanager
