@@ -6,6 +6,10 @@ punctuation removed, so a different line layout or byline changes little; two ar
 estimated Jaccard similarity is at least ``SAME_STORY`` are one story. Retrieval shows a story
 once, at its best-ranked copy, and names the other copies' outlets there ("also in …").
 Signatures are cached by content hash, so a copy is hashed once per process.
+
+An ingest names the copies it adds (``at_ingest``): an article's candidates are the articles
+holding a chunk nearly identical to its middle chunk (the index's own vector search finds them,
+in any store), confirmed by the same MinHash similarity.
 """
 
 from __future__ import annotations
@@ -65,3 +69,24 @@ def stories(articles: list, vectors: np.ndarray, close: float = 0.95) -> dict[st
             later, earlier = sorted((ra, rb), key=first.__getitem__, reverse=True)
             story[later] = earlier
     return {key: root(key) for key in story}
+
+
+def at_ingest(store, articles: list, middle_vectors: dict[str, np.ndarray], close: float = 0.95):
+    """(copy, other copy) source pairs among ``articles`` (just written to ``store``) and the
+    articles already there: each article's middle-chunk vector (``middle_vectors`` by article
+    key) finds the chunks nearly identical to it, and their articles are compared with it."""
+    pairs: dict[frozenset, tuple[str, str]] = {}
+    for a in articles:
+        vector = middle_vectors.get(a.key)
+        if vector is None:
+            continue
+        rows, _ = store.dense(vector, 8, None)
+        if not len(rows):
+            continue
+        _, found, vectors = store.fetch(rows)
+        for b, v in zip(found, vectors):
+            pair = frozenset((a.key, b.key))
+            if len(pair) == 2 and pair not in pairs and float(v @ vector) >= close:
+                if similarity(a, b) >= SAME_STORY:
+                    pairs[pair] = (a.source, b.source)
+    return list(pairs.values())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fetch, stores
+from . import copies, fetch, stores
 from .articles import CLEANER_VERSION, Article, find_article_files, read_article
 from .chunking import CHUNKER_VERSION, Chunk, chunk_article, evidence_sentences
 from .embeddings import get_embedder, model_fingerprint
@@ -47,6 +47,7 @@ class IngestReport:
     chunks_embedded: int = 0
     sentences_embedded: int = 0
     vectors_reused: int = 0  # a rebuild's texts whose vectors the replaced index already had
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (new article, its other copy)
     seconds: float = 0.0
     embedding_seconds: float = 0.0  # of ``seconds``, spent running the model
 
@@ -64,6 +65,14 @@ class IngestReport:
                 f"  {self.vectors_reused} vectors kept from the previous index (same model, same "
                 "text)."
             )
+        if self.copies:
+            lines.append(
+                f"  copies of one story, {len(self.copies)} pair(s) (answers show a story once "
+                "and name its other copies):"
+            )
+            lines += [f"    {new} = {other}" for new, other in self.copies[:20]]
+            if len(self.copies) > 20:
+                lines.append(f"    … and {len(self.copies) - 20} more")
         if self.skipped:
             lines.append(f"  skipped {len(self.skipped)}:")
             lines += [f"    {path}: {why}" for path, why in self.skipped]
@@ -333,12 +342,14 @@ def ingest(
             part = todo.batch(size, current)
             if writes > 1 and not quiet:
                 print(f"Batch {n} of {writes}: {len(part.fresh)} articles", file=sys.stderr)
-            report.chunks, found = _write(part, current, replaced, store, settings, quiet)
+            report.chunks, found, chunks = _write(part, current, replaced, store, settings, quiet)
             report.chunks_embedded += found.embedded_chunks
             report.sentences_embedded += found.embedded_sentences
             report.vectors_reused += found.reused
             report.embedding_seconds += found.seconds
             current = _load_or_none(store, expected)  # the next batch merges into this one
+            if current is not None:
+                report.copies += copies.at_ingest(current, part.fresh, _middles(chunks, found))
     report.seconds = time.time() - started
     return report
 
@@ -350,13 +361,22 @@ def _write(
     store: Store,
     settings: Settings,
     quiet: bool,
-) -> tuple[int, Vectors]:
+) -> tuple[int, Vectors, list[Chunk]]:
     """Chunk, embed and write one plan's articles as one committed generation; the index's
-    chunks after it, and the vectors found and made."""
+    chunks after it, the vectors found and made, and the articles' chunks."""
     chunks, sentences = chunk(todo.fresh, settings)
     found = vectors_for(chunks, sentences, current, replaced, settings, quiet)
     target = current if current is not None else store
-    return target.apply(changes(todo, chunks, sentences, found, settings)), found
+    return target.apply(changes(todo, chunks, sentences, found, settings)), found, chunks
+
+
+def _middles(chunks: list[Chunk], found: Vectors) -> dict[str, np.ndarray]:
+    """Each article's middle chunk's vector: a copy with other furniture, headline or ending
+    still shares it."""
+    per: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        per.setdefault(c.article_key, []).append(c)
+    return {key: found.vectors[text_key(cs[len(cs) // 2].text)] for key, cs in per.items()}
 
 
 def _load_or_none(store: Store, expected: Manifest) -> Store | None:

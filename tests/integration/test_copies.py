@@ -45,7 +45,18 @@ def syndicated(tmp_path_factory):
     settings = make_settings(tmp_path_factory.mktemp("index") / "vectorstore")
     report = ingest([folder], settings, quiet=True)
     assert len(report.added) == 7
+    INGESTED["report"] = report
     return settings
+
+
+INGESTED: dict = {}  # the fixture's ingest report
+
+
+def test_the_ingest_names_the_copies_it_adds(syndicated):
+    report = INGESTED["report"]
+    named = {source for pair in report.copies for source in pair}
+    assert named == {STORY, "newsis.html", "news1.txt", "trimmed.txt"}, report.copies
+    assert "copies of one story" in report.summary() and "news1.txt" in report.summary()
 
 
 def test_search_shows_one_copy_of_a_story_and_names_the_others(syndicated):
