@@ -113,6 +113,8 @@ def _passage_json(p) -> dict:
 
 
 def cmd_search(args) -> int:
+    if not args.queries and args.query is not None:
+        _kiwi_beside()
     from .retrieve import search
 
     settings = _settings(args)
@@ -274,7 +276,17 @@ def print_answer(answer) -> None:
             print(f"  - {p.title} · {p.published or 'date unknown'}: {p.text[:80]}…")
 
 
+def _kiwi_beside() -> None:
+    """For a command that answers one question: Kiwi loads in a helper process on the other
+    core while this one loads the index and the query model (``rag.kiwi``)."""
+    from .kiwi import load_in_helper
+
+    load_in_helper()
+
+
 def cmd_ask(args) -> int:
+    if not args.questions and args.question is not None:
+        _kiwi_beside()
     from .answering import ask
     from .answering.answer import answer_json
 

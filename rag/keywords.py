@@ -10,51 +10,20 @@ them misses inflected forms. Kiwi splits them into morphemes; we keep content mo
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-import threading
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from .chunking import split_sentences
+from .kiwi import Morpheme, tokenize
 
-# v2: without Kiwi's typo dictionary (see ``_load_kiwi``); chunks analysed sentence by sentence.
+# v2: without Kiwi's typo dictionary (``kiwi._load_kiwi``); chunks analysed sentence by sentence.
 # v3: without its multi-word dictionary either
 ANALYZER = "kiwi-0.24/content-morphemes-v3"
 KEEP_TAGS = ("NNG", "NNP", "NNB", "NR", "SH", "XR", "VV", "VA", "MAG")
 # Latin words and numbers are taken whole from the text: Kiwi splits some English words.
 _LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?")
-
-
-_loading = threading.Lock()
-
-
-def kiwi():
-    """The Kiwi analyser, loaded once, on first use (a caller waits while another loads it)."""
-    with _loading:
-        return _load_kiwi()
-
-
-@functools.lru_cache(maxsize=1)
-def _load_kiwi():
-    """The Kiwi analyser, without two of its dictionaries, which slow every cold start (each
-    ingest, each cold ``rag ask``, each server start): Kiwi builds its dictionaries while it
-    holds Python's lock, so nothing else can load meanwhile.
-
-    - The typo dictionary (informal endings like "슴다", common misspellings): news text has few
-      typos.
-    - The multi-word dictionary (250,000 names with spaces, from Wikidata: "폴 매카트니",
-      "조지 워커 부시"). With it such a name is one token, which a question naming the person
-      by one word ("매카트니는 …") cannot match in keyword search; without it both sides get
-      the words. Kiwi's load and first analysis 3.0 → 1.25 s; figures in the README."""
-    from kiwipiepy import Kiwi
-
-    return Kiwi(
-        num_workers=min(4, os.cpu_count() or 1), load_typo_dict=False, load_multi_dict=False
-    )
 
 
 def _content(text: str, tokens) -> list[str]:
@@ -66,16 +35,7 @@ def analyze(texts: list[str]) -> list[list[tuple[str, str]]]:
     """Kiwi's (form, tag) morphemes of each text, for checks that need the tags."""
     if not texts:
         return []
-    return [[(t.form, t.tag) for t in tokens] for tokens in kiwi().tokenize(texts)]
-
-
-class Morpheme(NamedTuple):
-    """One of Kiwi's tokens: its form, tag and place (``start``, ``len``) in the text."""
-
-    form: str
-    tag: str
-    start: int
-    len: int
+    return [[(t.form, t.tag) for t in tokens] for tokens in tokenize(texts)]
 
 
 _TOKENS: dict[str, list] = {}  # recent analyses: the same sentences are read again and again
@@ -90,7 +50,7 @@ def analyze_tokens(texts: list[str]) -> list[list]:
         if len(_TOKENS) + len(missing) > _TOKENS_KEPT:
             _TOKENS.clear()
         analysed = (
-            [Morpheme(t.form, t.tag, t.start, t.len) for t in ts] for ts in kiwi().tokenize(missing)
+            [Morpheme(t.form, t.tag, t.start, t.len) for t in ts] for ts in tokenize(missing)
         )
         _TOKENS.update(zip(missing, analysed))
     return [_TOKENS[t] for t in texts]
@@ -100,7 +60,7 @@ def keyword_tokens(texts: list[str]) -> list[list[str]]:
     """Content morphemes of each text (Kiwi analyses the batch in one call)."""
     if not texts:
         return []
-    return [_content(text, tokens) for text, tokens in zip(texts, kiwi().tokenize(texts))]
+    return [_content(text, tokens) for text, tokens in zip(texts, tokenize(texts))]
 
 
 def chunk_keyword_tokens(texts: list[str]) -> list[list[str]]:
