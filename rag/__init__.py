@@ -11,6 +11,7 @@ The stages, one module (or package) each, in data-flow order:
     articles     files → Article (decode, clean, title/date/outlet)
     chunking     Article → Chunks and evidence sentences
     keywords     text → Kiwi content morphemes, and the BM25 index over them
+    kiwi         the Kiwi analyser, in this process or (a cold one-question command) a helper
     embeddings   text → vectors (the Embedder protocol and its runners)
     stores       where an index lives: the Store protocol; faiss, pgvector, milvus
     indexing     ingest() in named steps, migrate(), open_index()
