@@ -27,6 +27,7 @@ CLEANER_VERSION = 2  # 2: web pages read by trafilatura
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SHORT_PAGE = 200  # characters: a web page's body this short is checked to be an article
+SHORT_PRECISE = 500  # characters: a precise reading this short is checked against a plain one
 METADATA_FILE = "metadata.json"
 
 # Whole lines that are page furniture, not article text (share/scrap/comment buttons…).
@@ -259,7 +260,9 @@ def _page_text(text: str, path: Path) -> tuple[str, dict[str, str]]:
     (htmldate finds the date); any other file's text as it is, with no page metadata.
 
     Precision is favoured: on the article-extraction benchmark's development pages it keeps out
-    more menus and captions than it loses body text (``rag bench extraction``)."""
+    more menus and captions than it loses body text (``rag bench extraction``). Where it keeps
+    only a short block and the plain reading finds more than twice as much, the plain one is
+    taken: precision had kept a notice and lost the article."""
     looks_html = text.lstrip()[:15].lower().startswith(("<!doctype html", "<html"))
     if path.suffix.lower() not in (".html", ".htm") and not looks_html:
         return text, {}
@@ -277,6 +280,10 @@ def _page_text(text: str, path: Path) -> tuple[str, dict[str, str]]:
         doc = None  # only the fallback extractors found text: a menu or a link list, no article
     if doc is None:
         return "", {"page": "yes"}
+    if len(doc.text or "") < SHORT_PRECISE:
+        plain = read(favor_precision=False)
+        if plain is not None and len(plain.text or "") > 2 * len(doc.text or ""):
+            doc = plain  # the precise reading kept one block (a reprint notice), not the body
     fields = {k: getattr(doc, k) or "" for k in ("title", "date", "author", "sitename")}
     return doc.text or "", {"page": "yes", **fields}
 

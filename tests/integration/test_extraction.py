@@ -102,6 +102,18 @@ def test_a_benchmark_page_is_read_close_to_its_true_body():
     assert tp > 0.8 and e.title
 
 
+def test_a_page_whose_precise_reading_keeps_only_a_notice_gets_its_body():
+    """Barron's page: trafilatura's precise reading keeps the reprint notice alone (about 200
+    characters); the plain reading has the article."""
+    page_id = next(k for k in TRUTH if "barrons.com/articles/home-depot" in TRUTH[k]["url"])
+    with gzip.open(PAGES / "html" / f"{page_id}.html.gz", "rt", encoding="utf-8") as f:
+        html = f.read()
+    e = extract(html.encode("utf-8"), PAGES / "page.html")
+    assert "Home Depot (ticker: HD) reported" in e.text
+    tp, fp, fn = extraction.page_counts(TRUTH[page_id]["articleBody"], e.text)
+    assert tp > 0.7
+
+
 def test_the_benchmark_metric_counts_shingles_per_page():
     true = "one two three four five six"
     assert extraction.page_counts(true, true) == (1.0, 0.0, 0.0)
