@@ -343,6 +343,7 @@ open_index(settings); mark("index")
 from rag.embeddings import get_embedder; embedder = get_embedder(settings)
 embedder.common_tokenizer; mark("query tokenizer")
 embedder.embed_query("준비"); mark("query model (load, compile or cached)")
+from rag.chunking import encoding; encoding(); mark("tiktoken (passages' windows)")
 from rag.keywords import keyword_tokens
 keyword_tokens(["준비"]); mark("Kiwi (what is left of its load in the helper)")
 ask(sys.argv[2], settings); mark("the answer")
