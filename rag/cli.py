@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -329,8 +330,11 @@ def cmd_ask(args) -> int:
 
 def cmd_chat(args) -> int:
     from .answering import ask
+    from .answering.ask import warm_up
 
     settings = _settings(args)
+    warming = threading.Thread(target=warm_up, args=(settings,), daemon=True)
+    warming.start()  # loads while the person types; the first question waits for it to end
     history: list[tuple[str, str]] = []
     last = None
     print(
@@ -358,6 +362,7 @@ def cmd_chat(args) -> int:
                     f"{p.chunk_id})\n    {p.text}"
                 )
             continue
+        warming.join()
         try:
             last = ask(line, settings, history=history, filters=_filters(args))
         except RagError as e:

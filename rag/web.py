@@ -177,15 +177,15 @@ def _articles_for(answer, settings) -> dict:
 def _warm_up():
     """Load the model, Kiwi and the index once, and check the starters, in the background,
     before the first page and question."""
-    try:
-        from rag.answering import ask
-        from rag.starters import starters
+    from rag.answering.ask import warm_up
+    from rag.starters import starters
 
+    try:
         settings = load_settings()
-        ask("한미 동맹", settings)
+        warm_up(settings)
         starters(settings)
     except Exception:
-        pass  # the first real question reports any problem readably
+        pass  # the first page and question report any problem readably
 
 
 threading.Thread(target=_warm_up, daemon=True).start()

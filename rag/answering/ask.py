@@ -76,6 +76,17 @@ def condense(question: str, history: list[tuple[str, str]], settings: Settings) 
     return question
 
 
+def warm_up(settings: Settings) -> None:
+    """Load what answering needs (the index, the query model, Kiwi, tiktoken) by answering one
+    question, so that a person's first question does not wait for it. For a thread started
+    while the person reads the page or types; an error is left to their first question to
+    report readably."""
+    try:
+        ask("한미 동맹", settings)
+    except Exception:
+        pass
+
+
 def ask(
     question: str,
     settings: Settings,

@@ -155,6 +155,24 @@ def test_cli_batch_ask_and_search(seeds, tmp_path):
     )
 
 
+def test_cli_chat_follows_up_shows_sources_resets_and_quits(seeds):
+    """`rag chat` on its standard input: a question, a follow-up that leans on it, /sources,
+    an error it survives, /reset, the same follow-up with nothing to lean on (asked alone, it
+    has no answer in the articles), and /quit."""
+    follow_up = "그럼 그건 언제 합의됐어?"
+    lines = ["한미 반도체 파트너십 대화는 무엇인가?", follow_up, "/sources", "?!", "/reset"]
+    lines += [follow_up, "/quit", "이 줄은 읽히지 않는다"]
+    r = run_cli("chat", "--index", str(seeds.index_dir), input="\n".join(lines) + "\n")
+    assert r.returncode == 0, r.stderr
+    replies = r.stdout.split("> ")[1:]  # what each line got, after its prompt
+    assert "지난해 11월" in replies[1] and "[1] " in replies[1]  # the follow-up, condensed
+    assert "[1] " in replies[2] and ".txt" in replies[2]  # /sources
+    assert "error: " in replies[3] and "no words" in replies[3]
+    assert "(conversation reset)" in replies[4]
+    assert "답을 찾을 수 없습니다" in replies[5]  # after /reset, no question to lean on
+    assert len(replies) == 7 and replies[6].strip() == ""  # /quit: the last line is not read
+
+
 def test_answer_sentences_come_from_the_index_not_the_model(seed_settings):
     """Sentences are embedded at ingest: answering runs the model on the question only, and
     the looked-up vectors give the same answer as embedding the sentences on the spot.
