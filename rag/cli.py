@@ -114,7 +114,7 @@ def _passage_json(p) -> dict:
 
 
 def cmd_search(args) -> int:
-    if not args.queries and args.query is not None:
+    if not args.queries and args.query is not None and args.mode != "dense":
         _kiwi_beside()
     from .retrieve import search
 

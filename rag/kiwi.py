@@ -1,8 +1,8 @@
 """The Kiwi analyser: loaded once, in this process or in a helper process.
 
-Kiwi's load is the largest part of a cold `rag ask` (about 1 s of 2.5), and Kiwi builds its
-dictionaries while it holds Python's lock, so a thread cannot load it beside the index and the
-query model. A one-question command therefore starts a helper process first
+Kiwi's load is the largest part of a cold `rag ask` (figures in the README), and Kiwi builds
+its dictionaries while it holds Python's lock, so a thread cannot load it beside the index and
+the query model. A one-question command therefore starts a helper process first
 (``load_in_helper``): it loads Kiwi on the other core while this process loads the rest, and
 then analyses the texts sent to it. Everything else uses Kiwi in this process, loaded on first
 use.
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -70,11 +71,20 @@ def load_in_helper() -> None:
     commands that answer one question and exit; a process that stays (the web chat, the API)
     loads Kiwi itself. The helper ends when this process does (its input closes)."""
     global _helper
+    here = str(Path(__file__).resolve().parents[1])  # this rag package, whatever the path
+    paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     with _helper_lock:
         if _helper is None:
-            _helper = subprocess.Popen(
-                [sys.executable, "-m", "rag.kiwi"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-            )
+            try:
+                _helper = subprocess.Popen(
+                    [sys.executable, "-m", "rag.kiwi"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=env,
+                )
+            except OSError:
+                _helper = None  # Kiwi loads in this process instead, on first use
 
 
 def tokenize(texts: list[str]) -> Iterable[list]:
