@@ -280,9 +280,11 @@ def normal_unit(unit: str) -> str:
 
 
 def unit_after(tokens, k: int) -> str:
-    """The unit of the number at token ``k``: the next morpheme past any magnitude (만, 억 …)."""
+    """The unit of the number at token ``k``: the next morpheme past any magnitude (만, 억 …).
+    Kiwi tags a magnitude as a numeral (NR); the same word as a counter (NNB) is the unit:
+    "제89조에" and "232조 조치" count articles of a law, as a question's "몇 조" asks."""
     for t in tokens[k + 1 : k + 4]:
-        if t.form in MAGNITUDES or t.tag == "SN":
+        if (t.form in MAGNITUDES and t.tag != "NNB") or t.tag == "SN":
             continue
         if (
             t.form == "번"

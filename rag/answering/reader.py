@@ -168,11 +168,22 @@ def country_groups(text: str) -> list[list[str]]:
     """The countries of each abbreviated pair and triple in ``text`` ("한·미·일": 한국, 미국,
     일본)."""
     groups = []
-    for group in _COUNTRY_GROUP.findall(text):
+    for match in _COUNTRY_GROUP.finditer(text):
+        group = match.group(1)
         syllables = re.sub(r"[·ㆍ・]", "", group)
-        if len(set(syllables)) == len(syllables):
+        if len(set(syllables)) == len(syllables) and not (
+            group == syllables and _inflected(text, match.start(1), match.end(1))
+        ):
             groups.append([COUNTRY_SYLLABLES[c] for c in syllables])
     return groups
+
+
+def _inflected(text: str, start: int, end: int) -> bool:
+    """Whether Kiwi reads text[start:end] as a word with a verb ending: "일한" in "밑에서 일한
+    장관" is 일 + 하 + ㄴ (worked), not 일·한; "한미" and "한일" are nouns."""
+    tokens = analyze_tokens([text])[0]
+    inside = [t for t in tokens if start <= t.start < end]
+    return any(t.tag.startswith(("XSV", "XSA", "V", "E")) for t in inside)
 
 
 def abbreviated_countries(text: str) -> list[str]:

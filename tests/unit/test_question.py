@@ -3,10 +3,11 @@ check for each kind of near miss, and candidate short answers. Kiwi, no embeddin
 
 import pytest
 
-from rag.answering.question import analyse
+from rag.answering.question import analyse, unit_after
 from rag.answering.reader import absent_names, constraint_failure
-from rag.answering.spans import fits, phrases
+from rag.answering.spans import fits, has_fitting, phrases
 from rag.eval.metrics import exact_match, f1, fact_present, korquad_normalise
+from rag.keywords import analyze_tokens
 from rag.retrieve import Passage
 
 
@@ -50,6 +51,24 @@ from rag.retrieve import Passage
 def test_the_kind_of_answer_a_question_wants(question, wants, unit):
     q = analyse(question)
     assert (q.wants, q.unit) == (wants, unit)
+
+
+@pytest.mark.parametrize(
+    "sentence, unit",
+    [
+        ("이는 헌법 제89조에 따라 국무회의의 심의를 거쳐야 한다.", "조"),  # 조 as a counter
+        ("미국의 무역확장법 232조 조치의 유연성 재고를 요청했다.", "조"),
+        ("삼성은 3조 원을 투자한다.", "원"),  # 조 as a magnitude
+        ("2조 달러 규모의 투자", "달러"),
+        ("1만 명이 모였다.", "명"),
+        ("35만 개의 일자리", "개"),
+    ],
+)
+def test_a_magnitude_word_is_a_unit_only_when_it_counts(sentence, unit):
+    tokens = analyze_tokens([sentence])[0]
+    first_number = next(k for k, t in enumerate(tokens) if t.tag == "SN")
+    assert unit_after(tokens, first_number) == unit
+    assert has_fitting(sentence, tokens, "number", unit, "몇?")
 
 
 def test_constraints_are_read_off_the_question():
@@ -129,6 +148,11 @@ TECH_DEAL = "한·미 기술 번영 양해각서는 언제 체결됐나?"
         ),
         ("대한민국과 미국은 언제 양해각서를 맺었나?", "한국과 미국은 10월에 맺었다.", ""),
         (TECH_DEAL, "미국은 같은 날 다른 양해각서를 발표했다.", ""),  # one country: no relation
+        (
+            "로널드 레이건 대통령 밑에서 일한 국무 장관은 누구인가?",  # 일한: worked, not 일·한
+            "그는 미국과 영국의 관계 속에서 레이건 정부의 국무 장관을 지냈다.",
+            "",
+        ),
     ],
 )
 def test_a_sentence_about_another_pair_of_countries_cannot_answer(question, sentence, failure):
