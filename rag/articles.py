@@ -280,12 +280,20 @@ def _page_text(text: str, path: Path) -> tuple[str, dict[str, str]]:
         doc = None  # only the fallback extractors found text: a menu or a link list, no article
     if doc is None:
         return "", {"page": "yes"}
-    if len(doc.text or "") < SHORT_PRECISE:
-        plain = read(favor_precision=False)
-        if plain is not None and len(plain.text or "") > 2 * len(doc.text or ""):
-            doc = plain  # the precise reading kept one block (a reprint notice), not the body
+    doc = _unless_too_precise(doc, read)
     fields = {k: getattr(doc, k) or "" for k in ("title", "date", "author", "sitename")}
     return doc.text or "", {"page": "yes", **fields}
+
+
+def _unless_too_precise(doc, read):
+    """The precise reading, or the plain one where the precise one is short and the plain one
+    more than twice as long: precision kept one block (a reprint notice), not the body."""
+    if len(doc.text or "") >= SHORT_PRECISE:
+        return doc
+    plain = read(favor_precision=False)
+    if plain is not None and len(plain.text or "") > 2 * len(doc.text or ""):
+        return plain
+    return doc
 
 
 def pdf_text(raw: bytes, name: str) -> tuple[str, dict[str, str]]:
