@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import BadInput, RagError
+from .kiwi import load_in_helper
 from .settings import load_settings
 
 
@@ -115,7 +116,7 @@ def _passage_json(p) -> dict:
 
 def cmd_search(args) -> int:
     if not args.queries and args.query is not None and args.mode != "dense":
-        _kiwi_beside()
+        load_in_helper()  # Kiwi loads on the other core while this process loads the rest
     from .retrieve import search
 
     settings = _settings(args)
@@ -277,17 +278,9 @@ def print_answer(answer) -> None:
             print(f"  - {p.title} · {p.published or 'date unknown'}: {p.text[:80]}…")
 
 
-def _kiwi_beside() -> None:
-    """For a command that answers one question: Kiwi loads in a helper process on the other
-    core while this one loads the index and the query model (``rag.kiwi``)."""
-    from .kiwi import load_in_helper
-
-    load_in_helper()
-
-
 def cmd_ask(args) -> int:
     if not args.questions and args.question is not None:
-        _kiwi_beside()
+        load_in_helper()  # Kiwi loads on the other core while this process loads the rest
     from .answering import ask
     from .answering.answer import answer_json
 
