@@ -836,5 +836,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+# Commands that only read: nothing is left to write when they return.
+READ_ONLY = ("ask", "search")
+
+
+def run() -> None:
+    """The ``rag`` command. A read-only command on the local FAISS index ends without Python's
+    teardown (freeing the query model, the index and the native libraries takes longer than a
+    cached answer): its output is flushed, the index was only read, and the Kiwi helper ends
+    when its pipe closes. Every other command, and one that used a server store (whose
+    connections close properly), exits as usual."""
+    code = main()
+    server_store = any(m in sys.modules for m in ("rag.stores.pgvector", "rag.stores.milvus"))
+    if sys.argv[1:2] and sys.argv[1] in READ_ONLY and not server_store:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to flush into
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -117,6 +117,7 @@ def _serve() -> None:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     kiwi = load_kiwi()
+    kiwi.tokenize("준비")  # Kiwi builds its dictionaries on its first analysis: before one is asked
     while True:
         try:
             texts = pickle.load(sys.stdin.buffer)

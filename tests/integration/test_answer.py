@@ -155,6 +155,15 @@ def test_cli_batch_ask_and_search(seeds, tmp_path):
     )
 
 
+def test_read_only_commands_end_with_their_output_and_exit_code(tmp_path):
+    """`rag ask` and `rag search` end without Python's teardown (cli.run): what they wrote to
+    a pipe still arrives whole, and an error keeps its exit code and message."""
+    for command in ("ask", "search"):
+        r = run_cli(command, "전작권 전환은 언제?", "--index", str(tmp_path / "none"))
+        assert r.returncode == 2 and r.stdout == ""
+        assert "no index at" in r.stderr and "rag ingest" in r.stderr
+
+
 def test_cli_chat_follows_up_shows_sources_resets_and_quits(seeds):
     """`rag chat` on its standard input: a question, a follow-up that leans on it, /sources,
     an error it survives, /reset, the same follow-up with nothing to lean on (asked alone, it
