@@ -246,6 +246,10 @@ UNITS = {
     "세": "살",
     "번": "번째",
     "인": "명",
+    "나라": "개",  # countries counted: "몇 나라" is answered by "14개국"
+    "℃": "도",
+    "°C": "도",
+    "ºC": "도",
     "년도": "년",
     "연도": "년",
 }
@@ -280,20 +284,44 @@ def normal_unit(unit: str) -> str:
 
 
 def unit_after(tokens, k: int) -> str:
-    """The unit of the number at token ``k``: the next morpheme past any magnitude (만, 억 …).
-    Kiwi tags a magnitude as a numeral (NR); the same word as a counter (NNB) is the unit:
-    "제89조에" and "232조 조치" count articles of a law, as a question's "몇 조" asks."""
-    for t in tokens[k + 1 : k + 4]:
-        if (t.form in MAGNITUDES and t.tag != "NNB") or t.tag == "SN":
+    """The unit of the number at token ``k``: the next morpheme past any magnitude (만, 억 …)
+    and any bracketed aside ("870만(±120만)종" counts 종). Kiwi tags a magnitude as a numeral
+    (NR); the same word as a counter (NNB) is the unit: "제89조에" and "232조 조치" count
+    articles of a law, as a question's "몇 조" asks. A degree sign before C, however written
+    ("40°C", "40'C"), is 도, as is ℃."""
+    i, looked = k + 1, 0
+    while i < len(tokens) and looked < 3:
+        t = tokens[i]
+        close = _aside_end(tokens, i)
+        if close:
+            i = close + 1
             continue
-        if (
-            t.form == "번"
-            and tokens.index(t) + 1 < len(tokens)
-            and tokens[tokens.index(t) + 1].form == "째"
-        ):
+        nxt = tokens[i + 1].form if i + 1 < len(tokens) else ""
+        if (t.form in MAGNITUDES and t.tag != "NNB") or is_number_token(t):
+            i, looked = i + 1, looked + 1
+            continue
+        if t.form == "번" and nxt == "째":
             return "번째"
+        if t.form in DEGREE_SIGNS and nxt == "C":
+            return "도"
         return normal_unit(t.form) if t.tag in ("NNB", "NNG", "SW", "SL", "NR", "XSN") else ""
     return ""
+
+
+def _aside_end(tokens, i: int) -> int:
+    """Where a short bracketed aside opening at token ``i`` closes (0: none opens there)."""
+    if tokens[i].form != "(":
+        return 0
+    return next((j for j in range(i + 1, min(i + 8, len(tokens))) if tokens[j].form == ")"), 0)
+
+
+DEGREE_SIGNS = {"°", "º", "'", "˚"}
+_RANGE = re.compile(r"\d+(?:\.\d+)?[-~]\d+(?:\.\d+)?")
+
+
+def is_number_token(t) -> bool:
+    """A number: digits (SN), or a range of them that Kiwi reads as a serial ("19-20", "3-4")."""
+    return t.tag == "SN" or (t.tag == "W_SERIAL" and bool(_RANGE.fullmatch(t.form)))
 
 
 def analyse(text: str) -> Question:

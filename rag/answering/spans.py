@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass
 
 from ..keywords import Morpheme, analyze_tokens
-from .question import NUMERALS, unit_after
+from .question import NUMERALS, is_number_token, unit_after
 
-NOUNISH = ("NNG", "NNP", "NNB", "NR", "NP", "SN", "SL", "SH", "XPN", "XSN", "XR")
+NOUNISH = ("NNG", "NNP", "NNB", "NR", "NP", "SN", "W_SERIAL", "SL", "SH", "XPN", "XSN", "XR")
 JOINERS = {"·", "-", "~", "%", "–", "/", "&", "."}
 TITLES = {
     "장관",
@@ -84,17 +84,9 @@ class Phrase:
 
     def unit(self) -> str:
         """The unit of a number in the phrase ("16곳" → 개, "3.5%" → %, "100만 명" → 명), or ''."""
-        at = next(
-            (
-                k
-                for k, (f, t) in enumerate(self.tokens)
-                if t == "SN" or (t == "MM" and f in NUMERALS)
-            ),
-            None,
-        )
-        if at is None:
-            return ""
-        return unit_after([Morpheme(f, t, 0, 0) for f, t in self.tokens], at)
+        tokens = [Morpheme(f, t, 0, 0) for f, t in self.tokens]
+        at = next((k for k, t in enumerate(tokens) if _is_number(t)), None)
+        return "" if at is None else unit_after(tokens, at)
 
 
 def kinds_of(p: Phrase) -> set[str]:
@@ -103,7 +95,7 @@ def kinds_of(p: Phrase) -> set[str]:
     kinds = set()
     if DATE.fullmatch(p.text.strip()):
         kinds.add("date")
-    elif "SN" in tags or "NR" in tags or any(t == "MM" and f in NUMERALS for f, t in p.tokens):
+    elif "NR" in tags or any(_is_number(Morpheme(f, t, 0, 0)) for f, t in p.tokens):
         kinds.add("number")
     if "NNP" in tags or (tags & {"SL", "SH"} and not tags & {"SN"}):
         kinds.add("named")
@@ -228,7 +220,9 @@ def has_fitting(text: str, tokens, wants: str, unit: str, question: str) -> bool
         return any(m.group() not in question for m in DATE.finditer(text))
     if wants == "number":
         return any(
-            _is_number(t) and t.form not in question and (not unit or unit_after(tokens, k) == unit)
+            _is_number(t)
+            and not _given(t.form, question)
+            and (not unit or unit_after(tokens, k) == unit)
             for k, t in enumerate(tokens)
         )
     if wants == "acronym":
@@ -239,4 +233,9 @@ def has_fitting(text: str, tokens, wants: str, unit: str, question: str) -> bool
 
 
 def _is_number(t) -> bool:
-    return t.tag == "SN" or (t.tag == "MM" and t.form in NUMERALS)
+    return is_number_token(t) or (t.tag == "MM" and t.form in NUMERALS)
+
+
+def _given(number: str, question: str) -> bool:
+    """Whether the question holds this number whole: "3" is not given by "2003년"."""
+    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", question) is not None

@@ -275,3 +275,26 @@ def test_a_fact_is_found_across_the_short_answers_bold_marks():
     answer = "**파우스트** — 바그너는 **파우스트** 서곡을 썼다. [1]"
     assert fact_present(["파우스트 서곡"], answer)
     assert not fact_present(["교향곡 1번"], answer)
+
+
+@pytest.mark.parametrize(
+    "question, sentence, fitting",
+    [
+        ("회의에 몇 나라가 참여했나?", "회의에는 21개국이 참여했다.", True),  # countries: 개국
+        ("낮 기온은 몇 도까지 올랐나?", "낮 기온이 35°C까지 올랐다.", True),
+        ("낮 기온은 몇 도까지 올랐나?", "낮 기온이 35℃까지 올랐다.", True),
+        ("낮 기온은 몇 도까지 올랐나?", "낮 기온이 35'C까지 올랐다.", True),
+        ("이 호수의 어종은 몇 종인가?", "어종은 약 120(±15)종으로 추정된다.", True),  # an aside
+        ("성당은 몇 세기에 지어졌나?", "성당은 12-13세기에 지어졌다.", True),  # a range
+        ("2003년 대회에는 몇 명이 나갔나?", "2003년 대회에는 선수 3명이 나갔다.", True),
+        ("선수 3명 중 몇 명이 돌아왔나?", "선수 3명이 대회에 나갔다.", False),  # the question's
+        ("성당은 몇 세기에 지어졌나?", "성당은 12-13년에 걸쳐 지어졌다.", False),
+    ],
+)
+def test_a_number_of_the_asked_unit_is_found_however_it_is_written(question, sentence, fitting):
+    """A sentence holds an answer to a number question when a number of the asked unit is in it
+    that the question does not hold whole ("3" is not given by "2003년"): a counter of the
+    same thing spelt otherwise, a degree sign, an aside between number and unit, a range."""
+    q = analyse(question)
+    tokens = analyze_tokens([sentence])[0]
+    assert has_fitting(sentence, tokens, q.wants, q.unit, question) is fitting
