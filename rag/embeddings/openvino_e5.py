@@ -42,6 +42,7 @@ def _made_once(folder: Path, what: str, making: str, redo: str, make, load):
 # scans them again; README, Performance, has the figures).
 INT8_BAD_WIDTHS = frozenset({4, 32})
 PAD_ID = 1  # XLM-R's "<pad>"
+RUNTIME_CACHE_SHAPES = 200  # input shapes whose kernels OpenVINO keeps (see ``compiled``)
 
 
 def _padded(path: Path):
@@ -166,6 +167,10 @@ class E5Embedder(BaseEmbedder):
                         "PERFORMANCE_HINT": "LATENCY",
                         # OpenVINO's compiled-model cache: a cold process loads, not compiles
                         "CACHE_DIR": str(Path(self.model_name) / "openvino-compiled"),
+                        # Kernels kept per input shape. Every batch has its own (rows, width),
+                        # and by default 5,000 are kept: an ingest's memory grew with each
+                        # new shape (see the README's Scale).
+                        "CPU_RUNTIME_CACHE_CAPACITY": str(RUNTIME_CACHE_SHAPES),
                     },
                 )
             return self._compiled[which]
