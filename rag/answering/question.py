@@ -7,7 +7,8 @@ constraints an answer must meet.
 
 ``wants`` is one of ``date``, ``number``, ``person``, ``place``, ``organization``, ``acronym``,
 ``name`` (some named thing), ``reason``, ``description``, ``yesno``. ``unit`` is the counter a
-number must carry ("곳", "%", "조 원"); ``attribute`` the property asked for when the question
+number must carry ("곳", "%", "조 원"), ``counted`` the noun a "몇 개의 X" question counts (an
+answer may count it directly: "7단지"); ``attribute`` the property asked for when the question
 names one (나이, 예산, 장소 …). ``entities`` are the question's proper names and Latin words,
 ``numbers`` its numbers with their units (ordinals included: "제58차" is ('58', '차')), ``terms``
 its content morphemes without the question words.
@@ -43,7 +44,7 @@ WH_KO = {
 }
 # The noun an "어느/어떤/무슨 X" or "X는 무엇" question is about, and what that asks for.
 HEAD_KINDS = {
-    "date": ("날", "날짜", "때", "시기", "일시", "연도", "해", "년도", "기간", "시점", "요일"),
+    "date": ("날", "날짜", "때", "시기", "일시", "연도", "해", "년도", "시점", "요일"),
     "place": ("곳", "장소", "도시", "나라", "국가", "지역", "위치", "호텔", "지방", "도", "시"),
     "person": (
         "사람",
@@ -108,6 +109,7 @@ HEAD_KINDS = {
         "거리",
         "횟수",
         "순위",
+        "기간",  # a length of time ("6개월", "7년간"), not a date
     ),
 }
 UNIT_OF_HEAD = {"나이": "살", "연령": "살"}  # an age is a number of years old
@@ -228,6 +230,12 @@ class Question:
     entities: tuple[str, ...]
     numbers: tuple[tuple[str, str], ...]
     terms: tuple[str, ...]
+    counted: str = ""
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The units an answer's number may carry: the asked counter, or the counted noun."""
+        return tuple(u for u in (self.unit, self.counted) if u)
 
     @property
     def asks_span(self) -> bool:
@@ -328,10 +336,12 @@ def analyse(text: str) -> Question:
     """The question's kind of answer and constraints (see the module docstring)."""
     language = language_of(text)
     tokens = analyze_tokens([text])[0]
+    counted = ""
     if language == "en":
         wants, unit, attribute = _english_wants(text)
     else:
         wants, unit, attribute = _korean_wants(tokens)
+        counted = _counted(tokens) if wants == "number" else ""
     entities = _entities(text, tokens)
     numbers = tuple(
         (n.replace(",", ""), normal_unit(u or "")) for n, u in _NUMBER_UNIT.findall(text)
@@ -340,7 +350,7 @@ def analyse(text: str) -> Question:
     # (which Korean articles often give in Latin letters: SCM, GDP, Future Combined Forces Command).
     found = entities if language == "en" else _terms(text, tokens)
     terms = tuple(dict.fromkeys(t for t in found if t not in QUESTION_WORDS))
-    return Question(text, language, wants, unit, attribute, entities, numbers, terms)
+    return Question(text, language, wants, unit, attribute, entities, numbers, terms, counted)
 
 
 WH_TAGS = ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR")
@@ -348,7 +358,7 @@ WH_TAGS = ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR")
 
 def _korean_wants(tokens) -> tuple[str, str, str]:
     """(kind, unit, attribute) from the first question word and the nouns around it."""
-    at = next((i for i, t in enumerate(tokens) if t.form in WH_KO and t.tag in WH_TAGS), None)
+    at = _question_word(tokens)
     attribute = _asked_attribute(tokens, at)
     if at is None:  # "…의 약칭은?" asks for the thing named; "…했나?" asks yes or no
         verb_final = len(tokens) > 1 and tokens[-1].tag == "SF" and tokens[-2].tag.startswith("E")
@@ -360,6 +370,49 @@ def _korean_wants(tokens) -> tuple[str, str, str]:
         wants = head if head and (word != "어디" or head == "organization") else wants
     unit = unit or UNIT_OF_HEAD.get(attribute, "")
     return wants, normal_unit(unit), attribute
+
+
+def _question_word(tokens) -> int | None:
+    """Where the first question word that asks something is (see ``_indefinite``)."""
+    asking = (
+        i
+        for i, t in enumerate(tokens)
+        if t.form in WH_KO and t.tag in WH_TAGS and not _indefinite(tokens, i)
+    )
+    return next(asking, None)
+
+
+INDEFINITE_ENDINGS = {"든지", "든", "든가", "라도", "나", "이나"}
+
+
+def _indefinite(tokens, at: int) -> bool:
+    """Whether the question word at ``at`` is indefinite, not asked: "누구나", "언제든지",
+    "어떤 시점에서든지" (any one at all). Such an ending follows it, or the noun after 어떤/어느/
+    무슨, through particles and the copula only."""
+    i = at + 1
+    if tokens[at].form in ("어떤", "어느", "무슨") and i < len(tokens) and tokens[i].tag == "NNG":
+        i += 1
+    while i < len(tokens) and tokens[i].tag in ("JKB", "JKS", "VCP"):
+        i += 1
+    return (
+        i < len(tokens)
+        and tokens[i].form in INDEFINITE_ENDINGS
+        and tokens[i].tag in ("EC", "JX")
+        and not (i + 1 < len(tokens) and tokens[i + 1].tag == "SF")  # "…있나?" asks
+    )
+
+
+def _counted(tokens) -> str:
+    """The noun "몇 개의 X" / "몇 명의 X" counts: an answer may count X itself ("7단지")."""
+    for k in range(len(tokens) - 3):
+        if (
+            tokens[k].form == "몇"
+            and tokens[k + 1].tag == "NNB"
+            and tokens[k + 2].form == "의"
+            and tokens[k + 3].tag == "NNG"
+        ):
+            return tokens[k + 3].form
+    return ""
 
 
 def _wh_kind(tokens, at: int) -> tuple[str, str]:
@@ -389,9 +442,9 @@ def _unit_after(tokens, i: int) -> str:
 
 
 def _is_count(tokens, at: int) -> bool:
-    """ "몇 년 동안" / "몇 년 만에" count years; "몇 년에" asks for a year."""
+    """ "몇 년 동안" / "몇 년 만에" / "몇 년 전" count years; "몇 년에" asks for a year."""
     after = [t.form for t in tokens[at + 2 : at + 4]]
-    return bool({"동안", "만", "째", "간"} & set(after))
+    return bool({"동안", "만", "째", "간", "이내", "전", "후"} & set(after))
 
 
 def _asked_attribute(tokens, at: int | None) -> str:

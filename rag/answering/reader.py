@@ -192,6 +192,7 @@ def abbreviated_countries(text: str) -> list[str]:
 
 
 _HOME = {"대한민국": HOME_COUNTRY, "남한": HOME_COUNTRY}  # one name for Korea below
+HOME_NAMES = {HOME_COUNTRY, *_HOME}
 
 
 def countries_together(q: Question) -> set[str]:
@@ -221,9 +222,26 @@ def _other_countries(q: Question, sentence: str, tokens=None) -> str:
     return ""
 
 
+# The names one country goes by: a text that names it by one holds it by all.
+COUNTRY_NAME_GROUPS = (
+    ("한국", "대한민국", "남한"),
+    ("북한", "조선민주주의인민공화국", "북조선"),
+    ("미국", "미합중국"),
+    ("중국", "중화인민공화국"),
+    ("호주", "오스트레일리아"),
+    ("터키", "튀르키예"),
+    ("미얀마", "버마"),
+)
+
+
 def _names_held(text: str) -> str:
-    """``text`` flattened for name matching, with the countries its abbreviated pairs name."""
-    return _flat(text) + " " + " ".join(abbreviated_countries(text))
+    """``text`` flattened for name matching, with the countries its abbreviated pairs name and
+    every other name of each country it names."""
+    flat = _flat(text)
+    others = [
+        name for group in COUNTRY_NAME_GROUPS if any(n in flat for n in group) for name in group
+    ]
+    return flat + " " + " ".join(abbreviated_countries(text) + others)
 
 
 @dataclass
@@ -321,7 +339,7 @@ class _Context:
     def _kind(self, n: int | None) -> bool:
         q = self.q
         return n is not None and has_fitting(
-            self.spans[n][1].text, self.tokens[n], q.wants, q.unit, q.text
+            self.spans[n][1].text, self.tokens[n], q.wants, q.units, q.text
         )
 
     def features(self, n: int) -> dict[str, float]:
@@ -425,16 +443,21 @@ def countries_asked(q: Question) -> set[str]:
     if q.language != "ko":
         return set()
     asked = (set(q.entities) & countries()) | set(abbreviated_countries(q.text))
-    return asked - {HOME_COUNTRY, "대한민국", "남한"}
+    return asked - HOME_NAMES
 
 
 def absent_names(q: Question, passages: list[Passage]) -> list[str]:
     """The question's names (Korean ones) that no retrieved passage or title holds, even in
-    part: articles that never mention them cannot answer a question about them."""
+    part: articles that never mention them cannot answer a question about them. Korea is never
+    absent: an article written from Korea need not name it."""
     if q.language != "ko":
         return []
     where = _names_held(" ".join(p.text + " " + p.title for p in passages))
-    return [e for e in q.entities if re.search(r"[가-힣]", e) and not _named_in(e, where)]
+    return [
+        e
+        for e in q.entities
+        if re.search(r"[가-힣]", e) and e not in HOME_NAMES and not _named_in(e, where)
+    ]
 
 
 def _named_in(entity: str, where: str) -> bool:
@@ -590,12 +613,12 @@ def _phrase_features(q: Question, p: Phrase, sentence: str, hits: list[int], ask
     distance = min((abs(h - p.start) for h in hits), default=len(sentence))
     around = sentence[p.end : p.end + 1] + sentence[max(0, p.start - 1) : p.start]
     return {
-        "fits": 1.0 if fits(p, q.wants, q.unit) else 0.0,
+        "fits": 1.0 if fits(p, q.wants, q.units) else 0.0,
         "is_date": float("date" in p.kinds),
         "is_number": float("number" in p.kinds),
         "is_named": float("named" in p.kinds),
         "is_acronym": float("acronym" in p.kinds),
-        "unit_match": float(bool(q.unit) and p.unit() == q.unit),
+        "unit_match": float(bool(q.units) and p.unit() in q.units),
         "in_question": sum(_flat(w) in asked["flat"] for w in words) / len(words) if words else 1.0,
         "distance": distance / max(len(sentence), 1),
         "tokens": math.log(1 + len(p.tokens)),

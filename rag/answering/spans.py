@@ -104,13 +104,16 @@ def kinds_of(p: Phrase) -> set[str]:
     return kinds
 
 
-def fits(p: Phrase, wants: str, unit: str = "") -> bool:
-    """Whether a phrase is the kind of answer the question wants."""
+def fits(p: Phrase, wants: str, units: tuple[str, ...] = ()) -> bool:
+    """Whether a phrase is the kind of answer the question wants (``units``: the ones a number
+    may carry). A count of years, days or centuries reads like a date ("10년", "20세기") and
+    answers a question counting them ("몇 년 동안")."""
     kinds = p.kinds
     if wants == "date":
         return "date" in kinds
     if wants == "number":
-        return "number" in kinds and (not unit or p.unit() == unit)
+        counted = "number" in kinds or ("date" in kinds and bool(units))
+        return counted and (not units or p.unit() in units)
     if wants == "acronym":
         return "acronym" in kinds or "named" in kinds
     if wants in ("person", "place", "organization", "name"):
@@ -213,7 +216,7 @@ def _phrase(sentence: str, tokens, run: list, i: int, j: int) -> Phrase:
     )
 
 
-def has_fitting(text: str, tokens, wants: str, unit: str, question: str) -> bool:
+def has_fitting(text: str, tokens, wants: str, units: tuple[str, ...], question: str) -> bool:
     """Whether a sentence holds an answer of the kind asked for that the question does not
     already hold (cheaper than building its phrases)."""
     if wants == "date":
@@ -222,7 +225,7 @@ def has_fitting(text: str, tokens, wants: str, unit: str, question: str) -> bool
         return any(
             _is_number(t)
             and not _given(t.form, question)
-            and (not unit or unit_after(tokens, k) == unit)
+            and (not units or unit_after(tokens, k) in units)
             for k, t in enumerate(tokens)
         )
     if wants == "acronym":

@@ -68,7 +68,7 @@ def test_a_magnitude_word_is_a_unit_only_when_it_counts(sentence, unit):
     tokens = analyze_tokens([sentence])[0]
     first_number = next(k for k, t in enumerate(tokens) if t.tag == "SN")
     assert unit_after(tokens, first_number) == unit
-    assert has_fitting(sentence, tokens, "number", unit, "몇?")
+    assert has_fitting(sentence, tokens, "number", (unit,), "몇?")
 
 
 def test_constraints_are_read_off_the_question():
@@ -248,6 +248,26 @@ def test_names_no_passage_mentions(question, absent):
     assert absent_names(analyse(question), [_passage(ROUNDTABLE)]) == absent
 
 
+@pytest.mark.parametrize(
+    "question, text, absent",
+    [
+        (
+            "북한이 금강산을 보호하는 법률은?",
+            "조선민주주의인민공화국이 채택한 법에 따라 금강산은 보호된다.",
+            [],
+        ),
+        (
+            "북한이 금강산을 보호하는 법률은?",
+            "대한민국이 채택한 법에 따라 금강산은 보호된다.",
+            ["북한"],
+        ),
+        ("한국에서 가장 오래된 아파트는?", "가장 오래된 충정아파트는 1933년에 지어졌다.", []),
+    ],
+)
+def test_a_country_is_held_by_any_of_its_names_and_korea_need_not_be_named(question, text, absent):
+    assert absent_names(analyse(question), [_passage(text)]) == absent
+
+
 def test_candidate_short_answers_include_the_right_span():
     sentence = (
         "이창양 산업통상자원부 장관과 지나 러만도 미국 상무장관은 21일 서울 하얏트호텔에서 "
@@ -258,7 +278,7 @@ def test_candidate_short_answers_include_the_right_span():
     assert fits(found["21일"], "date") and not fits(found["하얏트호텔"], "date")
     assert fits(found["하얏트호텔"], "place") and fits(found["MOU"], "acronym")
     share = {p.text: p for p in phrases(SCM)}
-    assert fits(share["3.5%"], "number", "%") and not fits(share["3.5%"], "number", "개")
+    assert fits(share["3.5%"], "number", ("%",)) and not fits(share["3.5%"], "number", ("개",))
     assert share["3.5%"].unit() == "%" and {
         p.unit() for p in phrases(ROUNDTABLE) if p.text == "16곳"
     } == {"개"}
@@ -289,6 +309,8 @@ def test_a_fact_is_found_across_the_short_answers_bold_marks():
         ("2003년 대회에는 몇 명이 나갔나?", "2003년 대회에는 선수 3명이 나갔다.", True),
         ("선수 3명 중 몇 명이 돌아왔나?", "선수 3명이 대회에 나갔다.", False),  # the question's
         ("성당은 몇 세기에 지어졌나?", "성당은 12-13년에 걸쳐 지어졌다.", False),
+        ("아파트는 몇 개의 단지로 이루어져 있나?", "아파트는 1단지에서 7단지까지 지어졌다.", True),
+        ("아파트는 몇 개의 단지로 이루어져 있나?", "아파트는 1981년에 지어졌다.", False),
     ],
 )
 def test_a_number_of_the_asked_unit_is_found_however_it_is_written(question, sentence, fitting):
@@ -297,4 +319,35 @@ def test_a_number_of_the_asked_unit_is_found_however_it_is_written(question, sen
     same thing spelt otherwise, a degree sign, an aside between number and unit, a range."""
     q = analyse(question)
     tokens = analyze_tokens([sentence])[0]
-    assert has_fitting(sentence, tokens, q.wants, q.unit, question) is fitting
+    assert has_fitting(sentence, tokens, q.wants, q.units, question) is fitting
+
+
+@pytest.mark.parametrize(
+    "question, span, fitting",
+    [
+        ("공사는 몇 년 동안 이어졌나?", "10년", True),  # a count of years reads like a date
+        ("성당은 몇 세기에 지어졌나?", "13세기", True),
+        ("공사는 몇 년 동안 이어졌나?", "3개월", False),
+        ("공사는 얼마나 걸렸나?", "2002년", False),  # no unit asked: a year is not a count
+        ("아파트는 몇 개의 단지로 이루어져 있나?", "7단지", True),  # the counted noun
+    ],
+)
+def test_a_count_is_a_short_answer_to_a_number_question(question, span, fitting):
+    q = analyse(question)
+    found = {p.text: p for p in phrases(f"그것은 {span}이었다.")}
+    assert fits(found[span], q.wants, q.units) is fitting
+
+
+@pytest.mark.parametrize(
+    "question, wants",
+    [
+        ("양측 모두 어떤 시점에서든지 선언할 수 있는 것은?", "name"),  # any time: not asked
+        ("누구나 볼 수 있는 곳은?", "place"),
+        ("언제든지 쓸 수 있는 것은 무엇인가?", "name"),
+        ("회담은 어느 시점에 열리나?", "date"),
+        ("누가 서명했나?", "person"),
+        ("와우시민아파트의 공사 기간은?", "number"),  # a length of time, not a date
+    ],
+)
+def test_an_indefinite_question_word_is_not_what_is_asked(question, wants):
+    assert analyse(question).wants == wants
