@@ -336,12 +336,11 @@ def analyse(text: str) -> Question:
     """The question's kind of answer and constraints (see the module docstring)."""
     language = language_of(text)
     tokens = analyze_tokens([text])[0]
-    counted = ""
     if language == "en":
         wants, unit, attribute = _english_wants(text)
     else:
         wants, unit, attribute = _korean_wants(tokens)
-        counted = _counted(tokens) if wants == "number" else ""
+    counted = _counted(tokens) if language == "ko" and wants == "number" else ""
     entities = _entities(text, tokens)
     numbers = tuple(
         (n.replace(",", ""), normal_unit(u or "")) for n, u in _NUMBER_UNIT.findall(text)

@@ -137,6 +137,17 @@ _COUNTRY_GROUP = re.compile(
 
 # Korean news is written from Korea: an article about 한국 need not name it.
 HOME_COUNTRY = "한국"
+# The names one country goes by, Korea's first: a text that names it by one holds it by all.
+COUNTRY_NAME_GROUPS = (
+    (HOME_COUNTRY, "대한민국", "남한"),
+    ("북한", "조선민주주의인민공화국", "북조선"),
+    ("미국", "미합중국"),
+    ("중국", "중화인민공화국"),
+    ("호주", "오스트레일리아"),
+    ("터키", "튀르키예"),
+    ("미얀마", "버마"),
+)
+HOME_NAMES = frozenset(COUNTRY_NAME_GROUPS[0])
 # The names news uses beside CLDR's (대한민국, 오스트레일리아, 튀르키예 …).
 COUNTRY_ALIASES = ("한국", "남한", "호주", "터키", "미얀마", "버마", "유럽연합")
 
@@ -191,8 +202,7 @@ def abbreviated_countries(text: str) -> list[str]:
     return [country for group in country_groups(text) for country in group]
 
 
-_HOME = {"대한민국": HOME_COUNTRY, "남한": HOME_COUNTRY}  # one name for Korea below
-HOME_NAMES = {HOME_COUNTRY, *_HOME}
+_HOME = {name: HOME_COUNTRY for name in HOME_NAMES - {HOME_COUNTRY}}  # one name for Korea below
 
 
 def countries_together(q: Question) -> set[str]:
@@ -220,18 +230,6 @@ def _other_countries(q: Question, sentence: str, tokens=None) -> str:
     if groups or (len(own) >= 2 and not asked <= own):
         return "·".join(sorted(own))
     return ""
-
-
-# The names one country goes by: a text that names it by one holds it by all.
-COUNTRY_NAME_GROUPS = (
-    ("한국", "대한민국", "남한"),
-    ("북한", "조선민주주의인민공화국", "북조선"),
-    ("미국", "미합중국"),
-    ("중국", "중화인민공화국"),
-    ("호주", "오스트레일리아"),
-    ("터키", "튀르키예"),
-    ("미얀마", "버마"),
-)
 
 
 def _names_held(text: str) -> str:
