@@ -76,11 +76,11 @@ def at_ingest(store, articles: list, middle_vectors: dict[str, np.ndarray], clos
     articles already there: each article's middle-chunk vector (``middle_vectors`` by article
     key) finds the chunks nearly identical to it, and their articles are compared with it."""
     pairs: dict[frozenset, tuple[str, str]] = {}
-    for a in articles:
-        vector = middle_vectors.get(a.key)
-        if vector is None:
-            continue
-        rows, _ = store.dense(vector, 8, None)
+    articles = [a for a in articles if a.key in middle_vectors]
+    if not articles:
+        return []
+    queries = np.vstack([middle_vectors[a.key] for a in articles])
+    for a, vector, (rows, _) in zip(articles, queries, store.dense_many(queries, 8)):
         if not len(rows):
             continue
         _, found, vectors = store.fetch(rows)

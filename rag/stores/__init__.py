@@ -29,7 +29,10 @@ from ..chunking import Chunk
 from ..errors import BadInput, IndexIncompatible
 from ..settings import Settings
 
-FORMAT_VERSION = 2  # 2 added the sentence table; format 1 still loads (without it)
+# 2 added the sentence table (format 1 still loads, without it); 3 moved the chunks' keyword
+# tokens out of the chunk table into a file of their own (format 2 still loads)
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 ENGINES = ("faiss", "pgvector", "milvus")
 
 
@@ -77,8 +80,9 @@ class Store(Protocol):
     The writing side: ``load`` the index (refusing one built with other settings), ``writing``
     holds the one-writer lock, ``apply`` writes one ingest's ``Changes``, ``export`` reads
     everything back as one rebuilding ``Changes`` (a migration). The search side: dense and
-    keyword candidates with scores, rows with their vectors, and windows of neighbouring chunks;
-    ``rows`` lists every row (for benchmarks that score every chunk).
+    keyword candidates with scores (``dense_many``: many queries at once, unfiltered), rows
+    with their vectors, and windows of neighbouring chunks; ``rows`` lists every row (for
+    benchmarks that score every chunk).
     The ingest side: the catalog of article hashes and vectors already held, by text key."""
 
     manifest: Manifest
@@ -91,6 +95,9 @@ class Store(Protocol):
     def size(self) -> int: ...
     def rows(self) -> np.ndarray: ...
     def dense(self, query: np.ndarray, depth: int, filters) -> tuple[np.ndarray, np.ndarray]: ...
+    def dense_many(
+        self, queries: np.ndarray, depth: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]: ...
     def keyword(
         self, tokens: list[str], depth: int, filters, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]: ...
@@ -130,7 +137,7 @@ def check_compatible(manifest: Manifest, expected: Manifest, where) -> None:
     rebuild = f"rebuild it: rag ingest --rebuild --index {where}"
     if manifest.format_version > FORMAT_VERSION:
         raise newer_format(manifest.format_version, where)
-    if manifest.format_version not in (1, expected.format_version):
+    if manifest.format_version not in READABLE_FORMATS:
         raise IndexIncompatible(
             f"index at {where} has old format {manifest.format_version}", rebuild
         )

@@ -3,7 +3,9 @@
 Layout under the index folder::
 
     CURRENT            names the live generation, e.g. "gen-000003"
-    gen-000003/        manifest.json, articles.jsonl, chunks.jsonl, vectors.faiss, keywords/,
+    gen-000003/        manifest.json, articles.jsonl, chunks.jsonl, tokens.jsonl (each chunk's
+                       keyword tokens; format 2 kept them in chunks.jsonl), vectors.faiss,
+                       keywords/,
                        sentences.npy + sentences.json + sentence_articles.json (the evidence
                        sentences embedded at ingest, and the articles each one is in)
     .lock              held by the one process writing
@@ -26,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from ..articles import Article
 from ..chunking import Chunk, split_sentences
@@ -106,15 +109,22 @@ class FaissIndex:
                 params = faiss.SearchParametersIVF(sel=sel, nprobe=self.index.nprobe)
             else:
                 params = faiss.SearchParameters(sel=sel)
-        query = query.reshape(1, -1).astype(np.float32)
-        scores, ids = self.index.search(query, min(k, n), params=params)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        return self.search_many(query.reshape(1, -1), k, params)[0]
 
-    def vectors(self, rows=None) -> np.ndarray:
-        """Stored vectors: all of them, or the given rows."""
+    def search_many(self, queries, k, params=None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The ``k`` best rows of each query, in one call: FAISS scores a batch of queries as
+        one matrix product, far faster than as many single searches on a large index."""
+        n = self.index.ntotal
+        if n == 0 or k <= 0:
+            return [EMPTY for _ in queries]
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        scores, ids = self.index.search(queries, min(k, n), params=params)
+        return [(i[i >= 0], s[i >= 0]) for i, s in zip(ids, scores)]
+
+    def vectors(self, rows=None, out: np.ndarray | None = None) -> np.ndarray:
+        """Stored vectors: all of them, or the given rows (written into ``out`` if given)."""
         if rows is not None:
-            return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+            return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64), out)
         n = self.index.ntotal
         return (
             self.index.reconstruct_n(0, n) if n else np.zeros((0, self.index.d), dtype=np.float32)
@@ -130,18 +140,43 @@ class SentenceTable:
         self.keys, self.vectors, self.owners = keys, vectors, owners
         self.row = {k: i for i, k in enumerate(keys)}
 
-    @classmethod
-    def of(cls, per_article: dict[str, dict[str, np.ndarray]], article_keys: list[str], dim: int):
-        """The table of ``per_article`` (article key → sentence key → vector)."""
+    def merged(
+        self,
+        old_articles: list[str],
+        gone: set[str],
+        added: dict[str, dict[str, np.ndarray]],
+        article_keys: list[str],
+    ) -> SentenceTable:
+        """This table (its owners rows of ``old_articles``) without the sentences only ``gone``
+        articles hold, with ``added`` (article key → sentence key → vector), owners renumbered
+        to ``article_keys``. Only the kept rows are read: regrouping the whole table by article
+        and stacking it again took seconds a write on a 20,000-article index."""
         position = {k: i for i, k in enumerate(article_keys)}
-        vectors: dict[str, np.ndarray] = {}
-        owners: dict[str, list[int]] = {}
-        for article, sentences in per_article.items():
+        keys, rows, owners = [], [], []
+        for i, key in enumerate(self.keys):
+            own = [position[old_articles[o]] for o in self.owners[i] if old_articles[o] not in gone]
+            if own:
+                keys.append(key)
+                rows.append(i)
+                owners.append(own)
+        row = {k: n for n, k in enumerate(keys)}
+        new = []
+        for article, sentences in added.items():
             for key, vector in sentences.items():
-                vectors.setdefault(key, vector)
-                owners.setdefault(key, []).append(position[article])
-        stacked = np.vstack(list(vectors.values())) if vectors else np.zeros((0, dim))
-        return cls(list(vectors), stacked.astype(np.float32), [owners[k] for k in vectors])
+                if key in row:
+                    owners[row[key]].append(position[article])
+                    continue
+                row[key] = len(keys)
+                keys.append(key)
+                owners.append([position[article]])
+                new.append(vector)
+        vectors = _joined(
+            len(rows),
+            lambda out: np.take(self.vectors, rows, axis=0, out=out),
+            new,
+            self.vectors.shape[1],
+        )
+        return SentenceTable(keys, vectors, owners)
 
     def get(self, key: str) -> np.ndarray | None:
         i = self.row.get(key)
@@ -158,18 +193,18 @@ class SentenceTable:
     def save(self, folder: Path) -> None:
         with open(folder / "sentences.npy", "wb") as f:
             np.save(f, np.ascontiguousarray(self.vectors, dtype=np.float32))
-        (folder / "sentences.json").write_text(json.dumps(self.keys), encoding="utf-8")
-        (folder / "sentence_articles.json").write_text(json.dumps(self.owners), encoding="utf-8")
+        (folder / "sentences.json").write_bytes(orjson.dumps(self.keys))
+        (folder / "sentence_articles.json").write_bytes(orjson.dumps(self.owners))
 
     @classmethod
     def load(cls, folder: Path, articles: list[Article]) -> SentenceTable:
-        keys = json.loads((folder / "sentences.json").read_text(encoding="utf-8"))
+        keys = orjson.loads((folder / "sentences.json").read_bytes())
         vectors = np.load(folder / "sentences.npy", mmap_mode="r")
         if len(keys) != len(vectors):
             raise ValueError(f"{len(keys)} sentence keys for {len(vectors)} vectors")
         owners_file = folder / "sentence_articles.json"
         if owners_file.exists():
-            owners = json.loads(owners_file.read_text(encoding="utf-8"))
+            owners = orjson.loads(owners_file.read_bytes())
         else:  # written before owners were recorded: find each sentence in the articles' text
             found: dict[str, list[int]] = {}
             for i, article in enumerate(articles):
@@ -181,6 +216,53 @@ class SentenceTable:
         return cls(keys, vectors, owners)
 
 
+def _joined(kept: int, fill, new, dim: int) -> np.ndarray:
+    """One float32 array of ``kept`` old rows, written by ``fill(out)``, then the ``new`` rows,
+    allocated once: stacking copies of them took 0.6 GB more at the peak of a write to a
+    20,000-article index."""
+    new = np.asarray(new, dtype=np.float32).reshape(-1, dim)
+    out = np.empty((kept + len(new), dim), dtype=np.float32)
+    if kept:
+        fill(out[:kept])
+    out[kept:] = new
+    return out
+
+
+class TokenRows:
+    """Each chunk's keyword tokens, read from ``tokens.jsonl`` on first use: only a write needs
+    them (to rebuild BM25), and they are most of the chunk table's bytes, so a search or a
+    question does not wait for them."""
+
+    def __init__(self, path: Path, rows: int):
+        self.path, self.expected, self.rows = path, rows, None
+
+    def _loaded(self) -> list[list[str]]:
+        if self.rows is None:
+            try:
+                rows = _read_jsonl(self.path)
+            except (OSError, ValueError) as e:
+                raise IndexCorrupt(
+                    f"index file {self.path} is unreadable ({e})",
+                    _rebuild_hint(self.path.parents[1]),
+                ) from None
+            if len(rows) != self.expected:
+                raise IndexCorrupt(
+                    f"{self.path} has {len(rows)} rows for {self.expected} chunks",
+                    _rebuild_hint(self.path.parents[1]),
+                )
+            self.rows = rows
+        return self.rows
+
+    def __getitem__(self, i):
+        return self._loaded()[i]
+
+    def __len__(self) -> int:
+        return self.expected
+
+    def __iter__(self):
+        return iter(self._loaded())
+
+
 @dataclass
 class Generation:
     """One generation's tables in memory, rows aligned across chunks, tokens and vectors."""
@@ -188,7 +270,7 @@ class Generation:
     manifest: Manifest
     articles: dict[str, Article]
     chunks: list[Chunk]
-    tokens: list[list[str]]
+    tokens: list[list[str]] | TokenRows
     vectors: FaissIndex
     keywords: KeywordIndex
     sentences: SentenceTable
@@ -268,23 +350,19 @@ class FaissStore:
         articles = {k: a for k, a in old.articles.items() if k not in gone}
         articles.update({a.key: a for a in changes.articles})
         dim = changes.manifest.dim
-        kept_vectors = (
-            old.vectors.vectors(np.asarray(kept, dtype=np.int64)) if kept else np.zeros((0, dim))
+        kept_rows = np.asarray(kept, dtype=np.int64)
+        vectors = _joined(
+            len(kept), lambda out: old.vectors.vectors(kept_rows, out), changes.vectors, dim
         )
-        vectors = np.vstack([kept_vectors, np.asarray(changes.vectors).reshape(-1, dim)]).astype(
-            np.float32
-        )
-        old_sentences = old.sentences.by_article(list(old.articles))
-        sentences = {k: old_sentences[k] for k in articles if k in old_sentences and k not in gone}
-        sentences |= changes.sentences
-        table = SentenceTable.of(sentences, list(articles), dim)
+        table = old.sentences.merged(list(old.articles), gone, changes.sentences, list(articles))
         chunks = [old.chunks[i] for i in kept] + list(changes.chunks)
         tokens = [old.tokens[i] for i in kept] + list(changes.tokens)
         contents = Contents(
             changes.manifest, list(articles.values()), chunks, tokens, vectors, table
         )
-        write_generation(self.index_dir, contents, self.ivf_from, self.nprobe)
+        written = write_generation(self.index_dir, contents, self.ivf_from, self.nprobe)
         _LOADED.forget(self.index_dir)
+        _LOADED.keep(self.index_dir, written)  # the next batch merges into it: not read again
         return len(chunks)
 
     def export(self) -> Changes:
@@ -321,6 +399,9 @@ class FaissStore:
         if allowed is not None and len(allowed) == 0:
             return EMPTY
         return self._tables().vectors.search(query, depth, allowed)
+
+    def dense_many(self, queries, depth):
+        return self._tables().vectors.search_many(queries, depth)
 
     def _bm25(self, tokens: list[str]) -> np.ndarray:
         t = self._tables()
@@ -391,23 +472,22 @@ class _Loaded:
 
     def get(self, index_dir: Path, expected: Manifest | None) -> Generation:
         gen = current_generation(index_dir)
-        # what ``check_compatible`` compares: a manifest made at another moment is the same ask
-        shape = expected and [
-            expected.format_version,
-            expected.embedding_model,
-            expected.chunking,
-            expected.keyword_analyzer,
-        ]
-        key = (str(index_dir.resolve()), gen.name if gen else "", json.dumps(shape, sort_keys=True))
         with self.lock:
-            if key in self.items:
-                return self.items[key]
+            data = self.items.get((str(index_dir.resolve()), gen.name if gen else ""))
+        if data is not None:
+            if expected is not None:
+                check_compatible(data.manifest, expected, index_dir)
+            return data
         data = load_generation(index_dir, expected)
+        self.keep(index_dir, data)
+        return data
+
+    def keep(self, index_dir: Path, data: Generation) -> None:
+        """Keep ``data``, the generation named ``data.name`` of ``index_dir``."""
         with self.lock:
-            self.items[key] = data
+            self.items[(str(index_dir.resolve()), data.name)] = data
             while len(self.items) > self.size:
                 self.items.pop(next(iter(self.items)))
-        return data
 
     def forget(self, index_dir: Path) -> None:
         with self.lock:
@@ -427,16 +507,23 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_jsonl(path: Path, rows) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    """One JSON object a line (orjson: the tables of a large index are written and read several
+    times faster than with the standard library's json)."""
+    with open(path, "wb") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(orjson.dumps(row) + b"\n")
         f.flush()
         os.fsync(f.fileno())
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    with open(path, "rb") as f:
+        return [orjson.loads(line) for line in f if line.strip()]
+
+
+def _fields(row) -> dict:
+    """A flat dataclass's fields as a dict (``asdict`` deep-copies every value, slowly)."""
+    return dict(vars(row))
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -491,7 +578,10 @@ def _read_generation(index_dir: Path, gen: Path | None, expected: Manifest | Non
     try:
         articles = [Article(**a) for a in _read_jsonl(gen / "articles.jsonl")]
         rows = _read_jsonl(gen / "chunks.jsonl")
-        tokens = [r.pop("keywords") for r in rows]
+        if (gen / "tokens.jsonl").exists():
+            tokens: list | TokenRows = TokenRows(gen / "tokens.jsonl", len(rows))
+        else:  # format 2 and older: the tokens are in the chunk table
+            tokens = [r.pop("keywords") for r in rows]
         chunks = [Chunk(**r) for r in rows]
         vectors = FaissIndex.load(gen / "vectors.faiss")
         keywords = KeywordIndex.load(gen / "keywords")
@@ -515,15 +605,18 @@ def _read_generation(index_dir: Path, gen: Path | None, expected: Manifest | Non
     return Generation(manifest, by_key, chunks, tokens, vectors, keywords, sentences, gen.name)
 
 
-def _write_files(tmp: Path, data: Contents, ivf_from: int, nprobe: int) -> None:
-    _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in data.articles))
-    _write_jsonl(
-        tmp / "chunks.jsonl",
-        ({**asdict(c), "keywords": t} for c, t in zip(data.chunks, data.tokens)),
-    )
-    FaissIndex.build(data.vectors, data.manifest.dim, ivf_from, nprobe).save(tmp / "vectors.faiss")
+def _write_files(
+    tmp: Path, data: Contents, ivf_from: int, nprobe: int
+) -> tuple[FaissIndex, KeywordIndex]:
+    """Write the generation's files into ``tmp``; the vector and keyword indexes built."""
+    _write_jsonl(tmp / "articles.jsonl", (_fields(a) for a in data.articles))
+    _write_jsonl(tmp / "chunks.jsonl", (_fields(c) for c in data.chunks))
+    _write_jsonl(tmp / "tokens.jsonl", data.tokens)
+    vectors = FaissIndex.build(data.vectors, data.manifest.dim, ivf_from, nprobe)
+    vectors.save(tmp / "vectors.faiss")
     (tmp / "keywords").mkdir()
-    KeywordIndex.build(data.tokens).save(tmp / "keywords")
+    keywords = KeywordIndex.build(data.tokens)
+    keywords.save(tmp / "keywords")
     data.sentences.save(tmp)
     with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
         json.dump(asdict(data.manifest), f, ensure_ascii=False, indent=1)
@@ -533,11 +626,14 @@ def _write_files(tmp: Path, data: Contents, ivf_from: int, nprobe: int) -> None:
         if p.is_file():
             with open(p, "rb+") as f:
                 os.fsync(f.fileno())
+    return vectors, keywords
 
 
-def write_generation(index_dir: Path, data: Contents, ivf_from: int = 0, nprobe: int = 64) -> Path:
+def write_generation(
+    index_dir: Path, data: Contents, ivf_from: int = 0, nprobe: int = 64
+) -> Generation:
     """Write ``data`` as a new generation and make it live atomically; older generations but
-    one are removed.
+    one are removed. Returns the generation as loading it would (without reading it back).
     ``ivf_from``/``nprobe``: when the vectors get an approximate index (``FaissIndex.build``)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = current_generation(index_dir)
@@ -547,7 +643,7 @@ def write_generation(index_dir: Path, data: Contents, ivf_from: int = 0, nprobe:
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        _write_files(tmp, data, ivf_from, nprobe)
+        vectors, keywords = _write_files(tmp, data, ivf_from, nprobe)
     except (
         OSError,
         RuntimeError,
@@ -573,7 +669,15 @@ def write_generation(index_dir: Path, data: Contents, ivf_from: int = 0, nprobe:
     os.replace(pointer_tmp, index_dir / "CURRENT")
     _fsync_dir(index_dir)
     remove_stale(index_dir, keep={name, previous.name if previous else ""})
-    return final
+    articles = {a.key: a for a in data.articles}
+    # the sentence vectors as loading maps them: from the file, not a copy in memory
+    table = data.sentences
+    sentences = SentenceTable(
+        table.keys, np.load(final / "sentences.npy", mmap_mode="r"), table.owners
+    )
+    return Generation(
+        data.manifest, articles, data.chunks, data.tokens, vectors, keywords, sentences, name
+    )
 
 
 def remove_stale(index_dir: Path, keep: set[str]) -> None:

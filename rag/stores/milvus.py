@@ -292,6 +292,9 @@ class MilvusStore:
             {"metric_type": "IP", "params": {"ef": min(TOPK, max(64, 2 * depth))}},
         )
 
+    def dense_many(self, queries, depth):
+        return [self.dense(q, depth, None) for q in queries]
+
     def keyword(self, tokens, depth, filters, rows=None):
         """Milvus' BM25; for given candidate ``rows`` their scores within the top matches of the
         whole index (filtering by row would make Milvus count document frequencies over them

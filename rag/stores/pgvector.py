@@ -236,6 +236,9 @@ class PgStore:
                 found = self._rows(sql, params)
         return _arrays(found)
 
+    def dense_many(self, queries, depth):
+        return [self.dense(q, depth, None) for q in queries]
+
     def keyword(self, tokens, depth, filters, rows=None):
         join, conds, params = self._filter(filters)
         if rows is not None:

@@ -241,7 +241,7 @@ def test_rebuild_keeps_the_vectors_of_the_same_model(corpus, tmp_path):
     assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
     assert np.array_equal(after.vectors.vectors(), before.vectors.vectors())
     assert np.array_equal(after.sentences.vectors, before.sentences.vectors)
-    assert after.tokens == chunk_keyword_tokens([c.text for c in after.chunks])
+    assert list(after.tokens) == chunk_keyword_tokens([c.text for c in after.chunks])
 
     current = index_dir / (index_dir / "CURRENT").read_text() / "manifest.json"
     current.write_text(
