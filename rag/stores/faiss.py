@@ -12,8 +12,10 @@ Layout under the index folder::
 
 A write builds a complete new generation folder, fsyncs it, then replaces ``CURRENT`` with
 ``os.replace`` (atomic), so a crash or Ctrl-C at any point leaves either the old or the new
-index, never half of one. A loaded index is one generation, fully in memory and never changed:
-a search that runs while a writer swaps in the next one reads one consistent generation.
+index, never half of one. A loaded index is one generation and never changes (its sentence
+vectors are mapped from its file, its keyword tokens read when a write first needs them): a
+search that runs while a writer swaps in the next one reads one consistent generation. A write
+keeps the generation it wrote, so the next batch of an ingest does not read it back.
 """
 
 from __future__ import annotations
