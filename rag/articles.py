@@ -282,7 +282,40 @@ def _page_text(text: str, path: Path) -> tuple[str, dict[str, str]]:
         return "", {"page": "yes"}
     doc = _unless_too_precise(doc, read)
     fields = {k: getattr(doc, k) or "" for k in ("title", "date", "author", "sitename")}
-    return doc.text or "", {"page": "yes", **fields}
+    return doc.text or "", {"page": "yes", **fields, **_unless_site_name(fields, text)}
+
+
+# what separates a headline from the site's name in a page's <title>: "Headline - Site"
+_TITLE_PARTS = re.compile(r"\s+[-|–—:·»]\s+|\s*::\s*")
+
+
+def _unless_site_name(fields: dict[str, str], html: str) -> dict[str, str]:
+    """The title and site name to use instead of trafilatura's when its title is the site's
+    name: the text of a link to the home page, as a logo heading (``<a href="/"><h1>``) is. Then
+    the headline is the longest part of the page's ``<title>`` ("Headline - Site"), and the
+    link's text is the site's name if the page gave none. Otherwise nothing."""
+    import lxml.html
+
+    title = fields["title"].strip()
+    if not title:
+        return {}
+    try:
+        tree = lxml.html.fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return {}
+    home = re.compile(r"(?:\.?/|index\.html?|https?://[^/]+/?)")
+    links_home = (
+        " ".join(a.text_content().split())
+        for a in tree.iter("a")
+        if home.fullmatch((a.get("href") or "").strip())
+    )
+    if title not in links_home:
+        return {}
+    parts = [p.strip() for p in _TITLE_PARTS.split(tree.findtext(".//title") or "")]
+    headline = max(parts, key=len, default="")
+    if not headline or headline == title:
+        return {}
+    return {"title": headline, "sitename": fields["sitename"] or title}
 
 
 def _unless_too_precise(doc, read):

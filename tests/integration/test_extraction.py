@@ -114,6 +114,23 @@ def test_a_page_whose_precise_reading_keeps_only_a_notice_gets_its_body():
     assert tp > 0.7
 
 
+def test_a_site_name_taken_for_the_title_gives_way_to_the_headline():
+    """Entermedia's pages put the site's name in an ``<h1>`` inside the link home, and
+    trafilatura took it for the title; the headline is in the page's ``<title>``, before the
+    site part ("Headline - Entermedia"), and the site's name becomes the outlet."""
+    pages = [k for k in TRUTH if "entermedia.co.kr" in TRUTH[k]["url"]]
+    titles = []
+    for page_id in sorted(pages):
+        with gzip.open(PAGES / "html" / f"{page_id}.html.gz", "rt", encoding="utf-8") as f:
+            e = extract(f.read().encode("utf-8"), PAGES / "page.html")
+        titles.append(e.title)
+        assert e.outlet == "엔터 미디어"
+    assert sorted(titles) == [
+        "악녀의 덫에 걸린 이유리, 의외로 막장극 어울리는 남상미",
+        "엘제이-류화영 진흙탕 싸움, 공적인 사안으로 봐야하는 이유",
+    ]
+
+
 def test_the_benchmark_metric_counts_shingles_per_page():
     true = "one two three four five six"
     assert extraction.page_counts(true, true) == (1.0, 0.0, 0.0)
