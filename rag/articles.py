@@ -287,6 +287,8 @@ def _page_text(text: str, path: Path) -> tuple[str, dict[str, str]]:
 
 # what separates a headline from the site's name in a page's <title>: "Headline - Site"
 _TITLE_PARTS = re.compile(r"\s+[-|–—:·»]\s+|\s*::\s*")
+# a link to the site's home page
+_LINK_HOME = re.compile(r"(?:\.?/|index\.html?|https?://[^/]+/?)")
 
 
 def _unless_site_name(fields: dict[str, str], html: str) -> dict[str, str]:
@@ -303,11 +305,10 @@ def _unless_site_name(fields: dict[str, str], html: str) -> dict[str, str]:
         tree = lxml.html.fromstring(html)
     except (ValueError, lxml.etree.ParserError):
         return {}
-    home = re.compile(r"(?:\.?/|index\.html?|https?://[^/]+/?)")
     links_home = (
         " ".join(a.text_content().split())
         for a in tree.iter("a")
-        if home.fullmatch((a.get("href") or "").strip())
+        if _LINK_HOME.fullmatch((a.get("href") or "").strip())
     )
     if title not in links_home:
         return {}
