@@ -141,10 +141,13 @@ UPLOAD = """<!doctype html><html lang="ko"><head><meta charset="utf-8">
 
 
 def _answer_to(page, question: str, marker: str):
-    """Ask, then the answer step that contains ``marker``."""
+    """Ask, then the answer step that contains ``marker``, once it has finished streaming
+    (Chainlit shows its stop button while the reply runs): read earlier, the short answer may be
+    there without the quote that follows it."""
     _ask(page, question)
     answer = page.locator(".step").filter(has_text=marker).last
     answer.wait_for(timeout=120_000)
+    page.locator("#stop-button").wait_for(state="hidden", timeout=120_000)
     return answer
 
 
