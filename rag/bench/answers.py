@@ -6,6 +6,9 @@ tenth left out (their articles' other paragraphs stay in), every question asked.
 
     answered correctly   answerable questions whose answer holds the gold answer
     abstained (left out) questions whose paragraph is not indexed and that abstain
+    … answer nowhere else the same, over those whose gold answer is in none of their article's
+                         indexed paragraphs (Wikipedia repeats facts: the others may be
+                         answered from another paragraph)
     wrongful abstention  answerable questions that abstain
     short answers        share of answerable questions given one; KorQuAD's exact match and
                          character F1 over those shown
@@ -61,6 +64,9 @@ def _answers(settings: Settings, questions: list[str]):
 def _korquad_figures(questions: list[dict], answers) -> dict:
     answerable = [(q, a) for q, a in zip(questions, answers) if q["answerable"]]
     left_out = [a for q, a in zip(questions, answers) if not q["answerable"]]
+    clean = [
+        a for q, a in zip(questions, answers) if not q["answerable"] and not q["answer_elsewhere"]
+    ]
     held = [
         normalise(q["answer"]) in normalise(a.answer) and not a.abstained for q, a in answerable
     ]
@@ -68,8 +74,10 @@ def _korquad_figures(questions: list[dict], answers) -> dict:
     return {
         "answerable": len(answerable),
         "left_out": len(left_out),
+        "left_out_clean": len(clean),
         "answered_correctly": share(sum(held), len(answerable)),
         "abstained_left_out": share(sum(a.abstained for a in left_out), len(left_out)),
+        "abstained_nowhere_else": share(sum(a.abstained for a in clean), len(clean)),
         "wrongful_abstention": share(sum(a.abstained for _, a in answerable), len(answerable)),
         "short_shown": share(len(shown), len(answerable)),
         "short_em": share(
@@ -139,6 +147,7 @@ def format_table(result: dict) -> str:
     kq = [
         "answered_correctly",
         "abstained_left_out",
+        "abstained_nowhere_else",
         "wrongful_abstention",
         "short_shown",
         "short_em",
@@ -156,7 +165,8 @@ def format_table(result: dict) -> str:
             ask_ms = f"{m['ask']['p50_ms']} / {m['ask']['p95_ms']}" if "ask" in m else ""
             cells = " | ".join("" if m.get(k) is None else f"{m[k]:.3f}" for k in kq)
             lines.append(
-                f"| {split} {who} ({m['answerable']} + {m['left_out']} left out) | {cells} | "
+                f"| {split} {who} ({m['answerable']} + {m['left_out']} left out, "
+                f"{m['left_out_clean']} nowhere else) | {cells} | "
                 f"{ask_ms} |"
             )
     seeds_cols = ["answer_correct", "abstention", "wrongful_abstention"]

@@ -62,7 +62,8 @@ class NearMiss:
 
     files: list  # the paragraphs indexed
     left_out: set[str]  # file names of the paragraphs left out
-    questions: list[dict]  # each with "answerable": False when its paragraph was left out
+    questions: list[dict]  # each with "answerable": False when its paragraph was left out, and
+    # "answer_elsewhere": True when its gold answer is still in its article's indexed paragraphs
 
 
 def near_miss(
@@ -83,6 +84,20 @@ def near_miss(
         by_article.setdefault(name[:5], []).append(name)
     candidates = [n for names in by_article.values() if len(names) > 1 for n in names]
     left_out = set(rng.sample(candidates, round(share * len(files))))
+    kept = [f for f in files if f[0] not in left_out]
     for q in questions:
         q["answerable"] = q["gold"] not in left_out
-    return NearMiss([f for f in files if f[0] not in left_out], left_out, questions)
+        q["answer_elsewhere"] = not q["answerable"] and _said_elsewhere(q, kept)
+    return NearMiss(kept, left_out, questions)
+
+
+def _said_elsewhere(question: dict, kept: list) -> bool:
+    """Whether a left-out paragraph's question has its gold answer in another paragraph of its
+    article that stays indexed. Wikipedia repeats its facts ("2004년 서울시장 재직시절
+    대중교통체계를 전면적으로 개선하였다" in the article's summary and in its body), so such a
+    question may well be answered from the index: it is no clean near miss. The answer's text
+    may also stand there for another fact, so these questions are set apart, not counted as
+    answerable."""
+    answer = "".join(question["answer"].split())
+    article = question["gold"][:5]
+    return any(answer in "".join(text.split()) for name, _, text in kept if name[:5] == article)
