@@ -61,30 +61,34 @@ def _answers(settings: Settings, questions: list[str]):
     return ours, legacy, ms
 
 
+def _left_out_figures(questions: list[dict], answers) -> dict:
+    """Abstention on the questions of left-out paragraphs, all of them and the clean ones."""
+    left_out = [(q, a) for q, a in zip(questions, answers) if not q["answerable"]]
+    clean = [a for q, a in left_out if not q["answer_elsewhere"]]
+    return {
+        "left_out": len(left_out),
+        "left_out_clean": len(clean),
+        "abstained_left_out": share(sum(a.abstained for _, a in left_out), len(left_out)),
+        "abstained_nowhere_else": share(sum(a.abstained for a in clean), len(clean)),
+    }
+
+
 def _korquad_figures(questions: list[dict], answers) -> dict:
     answerable = [(q, a) for q, a in zip(questions, answers) if q["answerable"]]
-    left_out = [a for q, a in zip(questions, answers) if not q["answerable"]]
-    clean = [
-        a for q, a in zip(questions, answers) if not q["answerable"] and not q["answer_elsewhere"]
-    ]
     held = [
         normalise(q["answer"]) in normalise(a.answer) and not a.abstained for q, a in answerable
     ]
     shown = [(q, a) for q, a in answerable if getattr(a, "short_answer", "") and not a.abstained]
     return {
         "answerable": len(answerable),
-        "left_out": len(left_out),
-        "left_out_clean": len(clean),
         "answered_correctly": share(sum(held), len(answerable)),
-        "abstained_left_out": share(sum(a.abstained for a in left_out), len(left_out)),
-        "abstained_nowhere_else": share(sum(a.abstained for a in clean), len(clean)),
         "wrongful_abstention": share(sum(a.abstained for _, a in answerable), len(answerable)),
         "short_shown": share(len(shown), len(answerable)),
         "short_em": share(
             sum(exact_match(a.short_answer, q["answer"]) for q, a in shown), len(shown)
         ),
         "short_f1": share(sum(f1(a.short_answer, q["answer"]) for q, a in shown), len(shown)),
-    }
+    } | _left_out_figures(questions, answers)
 
 
 def korquad(settings: Settings, split: str, articles: int | None = None, log=_log) -> dict:
