@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.answering import fit  # noqa: E402
-from rag.answering.reader import QUESTION_FEATURES, SENTENCE_FEATURES, Linear, Model  # noqa: E402
+from rag.answering.reader import QUESTION_FEATURES, SENTENCE_FEATURES  # noqa: E402
 from rag.eval.korquad import near_miss  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
@@ -63,11 +63,8 @@ def sentence_cv(data: list[dict], fold: np.ndarray) -> dict[str, float]:
     asked = [k for k, i in enumerate(data) if i["gold"] and i["kind"] == "answerable"]
     hits = {"linear, listwise (shipped)": 0, "gradient-boosted trees": 0}
     for f in range(FOLDS):
-        train = [i for k, i in enumerate(data) if fold[k] != f and i["gold"] and any(i["labels"])]
-        linear = fit.fit_listwise(
-            [([c.features for c in i["candidates"]], i["labels"]) for i in train],
-            SENTENCE_FEATURES,
-        )
+        train = fit.ranked_instances([i for k, i in enumerate(data) if fold[k] != f])
+        linear = fit.fit_sentence(train)
         trees = HistGradientBoostingClassifier(
             max_iter=300, learning_rate=0.05, max_leaf_nodes=31, min_samples_leaf=50, random_state=0
         ).fit(
@@ -94,13 +91,8 @@ def answerability_cv(data: list[dict], fold: np.ndarray) -> dict[str, float]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    ranked = [i for i in data if i["gold"] and any(i["labels"])]
-    sentence = fit.fit_listwise(
-        [([c.features for c in i["candidates"]], i["labels"]) for i in ranked], SENTENCE_FEATURES
-    )
-    n = len(QUESTION_FEATURES)
-    none = Linear(QUESTION_FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0)
-    rows, labels = fit.answerable_rows(data, Model(sentence, none, none, 0.5, 0.5, 0.3, 1.0, {}))
+    sentence = fit.fit_sentence(fit.ranked_instances(data))
+    rows, labels = fit.answerable_rows(data, fit.sentence_only(sentence))
     x = np.array([[r[f] for f in QUESTION_FEATURES] for r in rows])
     y = np.array(labels)
     makers = {

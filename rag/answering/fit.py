@@ -465,23 +465,32 @@ def _weight(inst: dict) -> float:
     return SEED_WEIGHT if inst["kind"] == "seed" else 1.0
 
 
+def ranked_instances(data: list[dict]) -> list[dict]:
+    """The instances the sentence scorer learns from: answerable, with a right candidate."""
+    return [i for i in data if i["gold"] and any(i["labels"])]
+
+
+def fit_sentence(ranked: list[dict]) -> Linear:
+    """The sentence scorer, listwise over each ranked instance's candidates."""
+    groups = [([c.features for c in i["candidates"]], i["labels"]) for i in ranked]
+    return fit_listwise(groups, SENTENCE_FEATURES, [_weight(i) for i in ranked])
+
+
+def sentence_only(sentence: Linear) -> Model:
+    """A reader with only its sentence scorer fitted: what the answerability and span models
+    learn from."""
+    n = len(QUESTION_FEATURES)
+    placeholder = Linear(QUESTION_FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0)
+    return Model(sentence, placeholder, placeholder, 0.5, 0.5, SECOND_RATIO, 1.0, {})
+
+
 def fit_models(data: list[dict], log=_log) -> dict:
     """The three models and thresholds from featurised development instances."""
-    ranked = [i for i in data if i["gold"] and any(i["labels"])]
-    groups = [([c.features for c in i["candidates"]], i["labels"]) for i in ranked]
-    log(
-        f"Fitting the sentence scorer on {sum(len(g) for g, _ in groups)} candidates of "
-        f"{len(groups)} questions …"
-    )
-    sentence = fit_listwise(groups, SENTENCE_FEATURES, [_weight(i) for i in ranked])
-    placeholder = Linear(
-        QUESTION_FEATURES,
-        (0.0,) * len(QUESTION_FEATURES),
-        (1.0,) * len(QUESTION_FEATURES),
-        (0.0,) * len(QUESTION_FEATURES),
-        0.0,
-    )
-    model = Model(sentence, placeholder, placeholder, 0.5, 0.5, SECOND_RATIO, 1.0, {})
+    ranked = ranked_instances(data)
+    candidates = sum(len(i["candidates"]) for i in ranked)
+    log(f"Fitting the sentence scorer on {candidates} candidates of {len(ranked)} questions …")
+    sentence = fit_sentence(ranked)
+    model = sentence_only(sentence)
     q_rows, q_labels = answerable_rows(data, model)
     log(f"Fitting the answerability model on {len(q_rows)} questions …")
     answerable = fit_logistic(q_rows, q_labels, QUESTION_FEATURES, [_weight(i) for i in data])
@@ -509,7 +518,7 @@ def fit_models(data: list[dict], log=_log) -> dict:
             "korquad": _sha(KORQUAD_FILE),
             "korquad_articles": "0-69",
             "instances": kinds,
-            "candidates": sum(len(g) for g, _ in groups),
+            "candidates": candidates,
             "phrases": len(s_rows),
             "wrongful_abstention_english": WRONGFUL,
             "unanswerable_share": round(unanswerable_share(data), 4),
