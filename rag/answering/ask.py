@@ -35,6 +35,10 @@ class IndexedSentences:
     def __init__(self, embedder, index: Store):
         self.embedder, self.index = embedder, index
 
+    @property
+    def fingerprint(self) -> str:
+        return getattr(self.embedder, "fingerprint", "")
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_query(text)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..retrieve import Passage
+from .align import in_article_words
 from .answer import ABSTAIN, Answer, Citation
 from .question import Question, analyse
 from .reader import (
@@ -38,7 +39,7 @@ def compose(
     question: str, passages: list[Passage], settings, embedder, model: Model | None = None
 ) -> Answer:
     """The extractive answer to ``question`` from ``passages``, or an abstention."""
-    q = analyse(question)
+    q = in_article_words(analyse(question), passages, embedder)
     model = model or load_model()
     found = candidates(q, passages, embedder)
     score(model, found)

@@ -45,6 +45,7 @@ from ..eval.metrics import exact_match, fact_present
 from ..indexing import ingest, open_index
 from ..retrieve import search_index
 from ..settings import Settings
+from .align import in_article_words
 from .ask import IndexedSentences
 from .question import analyse
 from .reader import (
@@ -205,7 +206,7 @@ def featurise(instances: list[dict], embedder, index, log=_log) -> list[dict]:
     """Each instance's candidates, with their labels."""
     reader = IndexedSentences(embedder, index)
     for n, inst in enumerate(instances, 1):
-        q = analyse(inst["question"])
+        q = in_article_words(analyse(inst["question"]), inst["passages"], reader)
         inst["analysis"] = q
         inst["candidates"] = candidates(q, inst["passages"], reader)
         inst["labels"] = [

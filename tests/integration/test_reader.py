@@ -108,3 +108,30 @@ def test_refitting_reproduces_the_shipped_parameters(tmp_path):
             assert math.isclose(a, b, rel_tol=0.05, abs_tol=0.05), (part, a, b)
     for key in ("answer_threshold", "short_threshold"):
         assert math.isclose(fitted[key], shipped[key], rel_tol=0.1, abs_tol=0.02), key
+
+
+def test_an_english_questions_words_are_read_in_the_articles_words(seed_settings):
+    """The e5 model maps English words to their Korean counterparts among the passages' morphemes,
+    and a Korean question is left as it is."""
+    from rag.answering.align import in_article_words, translations
+    from rag.answering.ask import IndexedSentences
+    from rag.answering.question import analyse
+    from rag.embeddings import get_embedder
+    from rag.indexing import open_index
+    from rag.retrieve import search_index
+
+    embedder = get_embedder(seed_settings)
+    pool = ["만나", "체결", "기업", "국방비", "훈련", "장관", "호텔", "협력", "동맹", "방향"]
+    words = ["meet", "companies", "hotel", "election", "weather", "banana"]
+    # the last three have no counterpart here: their nearest does not stand out
+    found = translations(words, pool, embedder)
+    assert found == {"meet": "만나", "companies": "기업", "hotel": "호텔"}
+
+    index = open_index(seed_settings)
+    reader = IndexedSentences(embedder, index)
+    question = "Who did Defense Minister Ahn Gyu-back meet?"
+    passages = search_index(index, question, seed_settings)
+    q = in_article_words(analyse(question), passages, reader)
+    assert "만나" in q.terms
+    korean = analyse("안규백 장관은 누구와 만났나?")
+    assert in_article_words(korean, passages, reader) is korean

@@ -351,3 +351,20 @@ def test_a_count_is_a_short_answer_to_a_number_question(question, span, fitting)
 )
 def test_an_indefinite_question_word_is_not_what_is_asked(question, wants):
     assert analyse(question).wants == wants
+
+
+def test_an_english_questions_content_words_and_the_passages_morphemes():
+    from rag.answering.align import english_words, passage_morphemes
+
+    assert english_words("Where did the commerce ministers sign the supply chain MOU?") == [
+        "commerce",
+        "ministers",
+        "sign",
+        "supply",
+        "chain",
+        "mou",
+    ]
+    text = "안규백 국방부 장관이 케빈 킴 주한 미국대사 대리와 만나 동맹의 협력 방향을 논의했다."
+    found = passage_morphemes([_passage(text)])
+    assert {"안규백", "장관", "만나", "동맹", "협력", "논의"} <= set(found)
+    assert "의" not in found and "를" not in found and found == sorted(found)
