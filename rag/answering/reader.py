@@ -33,7 +33,7 @@ from ..chunking import Span, split_sentences, worth_quoting
 from ..keywords import KEEP_TAGS, analyze_tokens
 from ..retrieve import Passage
 from .question import _NUMBER_UNIT, NUMERALS, ORDINAL_UNITS, Question, normal_unit
-from .spans import TITLES, Phrase, fits, has_fitting, phrases
+from .spans import TITLES, Phrase, fits, has_fitting, phrases, to_unit
 
 MODEL_FILE = Path(__file__).with_name("model.json")
 
@@ -560,6 +560,8 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
     if q.wants in TYPED_KINDS:  # only the dates (numbers) compete, when the sentence has any
         options = [p for p in options if q.wants in p.kinds] or options
         options = _at_asked_grain(q, options, asked) or options
+    if q.wants == "number":
+        options = _to_units(options, sentence, candidate.tokens)
     return [
         (p, {**_phrase_features(q, p, sentence, hits, asked), **_window(p, words, asked), **wanted})
         for p in options
@@ -581,6 +583,16 @@ def _at_asked_grain(q: Question, options: list[Phrase], asked: dict) -> list[Phr
     if q.wants == "number":
         return [p for p in options if _is_numeral(p.tokens[0])]
     return []
+
+
+def _to_units(options: list[Phrase], sentence: str, tokens) -> list[Phrase]:
+    """Each number phrase as far as its unit (``spans.to_unit``), each span once: a question
+    asking how many wants "2000톤", not "2000톤 정도"."""
+    kept = {(p.start, p.end): p for p in options}
+    for p in options:
+        cut = to_unit(p, sentence, tokens)
+        kept.setdefault((cut.start, cut.end), cut)
+    return [p for p in kept.values() if to_unit(p, sentence, tokens) is p]
 
 
 def _inside_of(p: Phrase, other: Phrase) -> bool:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from ..keywords import Morpheme, analyze_tokens
-from .question import NUMERALS, is_number_token, unit_after
+from .question import MAGNITUDES, NUMERALS, is_number_token, unit_after
 
 NOUNISH = ("NNG", "NNP", "NNB", "NR", "NP", "SN", "W_SERIAL", "SL", "SH", "XPN", "XSN", "XR")
 JOINERS = {"·", "-", "~", "%", "–", "/", "&", "."}
@@ -233,6 +233,36 @@ def has_fitting(text: str, tokens, wants: str, units: tuple[str, ...], question:
     if wants in ("person", "place", "organization", "name"):
         return any(t.tag in ("NNP", "SL") and t.form not in question for t in tokens)
     return True
+
+
+UNIT_TAGS = ("NNB", "NNG", "SW", "SL", "NR", "XSN")  # what a number's unit can be tagged
+
+
+def to_unit(p: Phrase, sentence: str, tokens) -> Phrase:
+    """A number phrase cut after its unit, even inside a word ("2000톤 정도" → "2000톤", "2분만" →
+    "2분", "40~50%정도" → "40~50%", "300만 원 이상" → "300만 원"): how many, not what follows;
+    ``p`` itself when nothing follows its unit. ``tokens``: the sentence's, offsets in it."""
+    inside = [t for t in tokens if p.start <= t.start < p.end]
+    at = next((k for k, t in enumerate(inside) if _is_number(t)), None)
+    if at is None:
+        return p
+    k = at + 1
+    while k < len(inside) and _continues_number(inside[k]):
+        k += 1
+    if k < len(inside) and inside[k].tag in UNIT_TAGS:
+        ordinal = inside[k].form == "번" and k + 1 < len(inside) and inside[k + 1].form == "째"
+        k += 2 if ordinal else 1
+    if k >= len(inside):
+        return p
+    end = inside[k - 1].start + inside[k - 1].len
+    parts = tuple((t.form, t.tag) for t in inside[:k])
+    return Phrase(sentence[p.start : end], p.start, end, parts, False, inside[k].form, p.before)
+
+
+def _continues_number(t) -> bool:
+    """More of a number: digits, a joiner of a range ("40~50"), a magnitude ("300만")."""
+    magnitude = t.form in MAGNITUDES and t.tag != "NNB"
+    return _is_number(t) or (t.form in JOINERS and t.form != "%") or magnitude
 
 
 def _is_number(t) -> bool:

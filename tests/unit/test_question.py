@@ -5,7 +5,7 @@ import pytest
 
 from rag.answering.question import analyse, unit_after
 from rag.answering.reader import absent_names, constraint_failure
-from rag.answering.spans import fits, has_fitting, phrases
+from rag.answering.spans import fits, has_fitting, phrases, to_unit
 from rag.eval.metrics import exact_match, f1, fact_present, korquad_normalise
 from rag.keywords import analyze_tokens
 from rag.retrieve import Passage
@@ -368,3 +368,21 @@ def test_an_english_questions_content_words_and_the_passages_morphemes():
     found = passage_morphemes([_passage(text)])
     assert {"안규백", "장관", "만나", "동맹", "협력", "논의"} <= set(found)
     assert "의" not in found and "를" not in found and found == sorted(found)
+
+
+@pytest.mark.parametrize(
+    "sentence, phrase, cut",
+    [
+        ("배수량은 2000톤 정도였다.", "2000톤 정도", "2000톤"),
+        ("대폭발을 일으켜 2분만에 굉침되었다.", "2분만", "2분"),  # inside a word
+        ("40~50%정도가 그렇다.", "40~50%정도", "40~50%"),
+        ("지원금은 300만 원 이상이다.", "300만 원 이상", "300만 원"),  # past the magnitude
+        ("세 번째 경기에서 이겼다.", "세 번째 경기", "세 번째"),
+        ("600만 관객을 모았다.", "600만 관객", "600만 관객"),  # the counted noun is the unit
+        ("19-20세기 철학이다.", "19-20세기", "19-20세기"),  # nothing after the unit
+    ],
+)
+def test_a_number_phrase_is_cut_after_its_unit(sentence, phrase, cut):
+    tokens = analyze_tokens([sentence])[0]
+    found = next(p for p in phrases(sentence, tokens) if p.text == phrase)
+    assert to_unit(found, sentence, tokens).text == cut
