@@ -50,6 +50,7 @@ SENTENCE_FEATURES = (
     "kind_next",
     "entities_sentence",
     "entities_passage",
+    "entities_article",
     "numbers_sentence",
     "other_subject",
     "date_mismatch",
@@ -73,6 +74,7 @@ QUESTION_FEATURES = (
     "kind_top3",
     "best_entities_sentence",
     "best_entities_passage",
+    "best_entities_article",
     "entities_anywhere",
     "no_entities",
     "top_dense",
@@ -326,6 +328,14 @@ class _Context:
         self.best_overlap = max(o[1] for o in overlaps)
         self.top_fused = max(p.fused for p in passages) or 1.0
         self.entities = [_flat(e) for e in q.entities]
+        # A news article names a person once and then says "이 장관": a sentence's article is
+        # what the question's names are looked for in too (its retrieved passages and title).
+        self.article_names = {
+            source: _names_held(
+                " ".join(p.text + " " + p.title for p in passages if p.source == source)
+            )
+            for source in {p.source for p in passages}
+        }
         self.asked = set(q.terms) | {e.lower() for e in q.entities}
         self.flat_q = _flat(q.text)
 
@@ -361,6 +371,7 @@ class _Context:
             "kind_next": float(self._kind(after)),
             "entities_sentence": _share(self.entities, text),
             "entities_passage": _share(self.entities, where),
+            "entities_article": _share(self.entities, self.article_names[p.source]),
             "numbers_sentence": _numbers_found(q, span.text),
             "other_subject": float(
                 bool(self.entities) and _other_subject(self.tokens[n], self.asked)
@@ -503,6 +514,7 @@ _NO_BEST = {
     "best_kind": 0.0,
     "best_entities_sentence": 0.0,
     "best_entities_passage": 0.0,
+    "best_entities_article": 0.0,
     "best_specific_overlap": 0.0,
     "kind_top3": 0.0,
 }
@@ -522,6 +534,7 @@ def _best_features(q: Question, passages: list[Passage], allowed: list[Candidate
         "best_kind": f["kind_sentence"],
         "best_entities_sentence": f["entities_sentence"],
         "best_entities_passage": f["entities_passage"],
+        "best_entities_article": f["entities_article"],
         "best_specific_overlap": _specific_overlap(q, best, passages),
         "kind_top3": float(any(c.features["kind_sentence"] for c in allowed[:3])),
     }
