@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..retrieve import Passage
-from .align import in_article_words
+from .align import english_name, in_article_words
 from .answer import ABSTAIN, Answer, Citation
 from .question import Question, analyse
 from .reader import (
@@ -147,7 +147,7 @@ def _explain(q: Question, nearest: Candidate | None, absent: list[str]) -> str:
         return (
             f"기사에서 '{absent[0]}'에 관한 내용을 찾지 못했습니다."
             if ko
-            else f"The articles say nothing about '{absent[0]}'."
+            else f"The articles say nothing about '{english_name(q.text, absent[0])}'."
         )
     kind, _, value = (nearest.conflict if nearest else "").partition(":")
     if kind == "number":
@@ -159,12 +159,12 @@ def _explain(q: Question, nearest: Candidate | None, absent: list[str]) -> str:
         )
     if kind == "country":
         together = countries_together(q)  # a pair asked is named as a pair
-        asked = "·".join(sorted(together if len(together) >= 2 else countries_asked(q)))
-        return (
-            f"기사에는 {asked}{_subject(asked)} 아니라 {value}에 관한 내용만 있습니다."
-            if ko
-            else f"The articles only cover {value}, not {asked}."
-        )
+        asked = sorted(together if len(together) >= 2 else countries_asked(q))
+        if not ko:
+            named = " and ".join(english_name(q.text, c) for c in asked)
+            return f"The articles only cover {value}, not {named}."
+        pair = "·".join(asked)
+        return f"기사에는 {pair}{_subject(pair)} 아니라 {value}에 관한 내용만 있습니다."
     if kind == "entity":
         return (
             f"기사에서 '{value}'에 관한 내용을 찾지 못했습니다."

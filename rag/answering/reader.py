@@ -150,6 +150,13 @@ COUNTRY_NAME_GROUPS = (
     ("미얀마", "버마"),
 )
 HOME_NAMES = frozenset(COUNTRY_NAME_GROUPS[0])
+
+
+def news_name(country: str) -> str:
+    """The name Korean news gives a country (대한민국 → 한국, 오스트레일리아 → 호주)."""
+    return next((group[0] for group in COUNTRY_NAME_GROUPS if country in group), country)
+
+
 # The names news uses beside CLDR's (대한민국, 오스트레일리아, 튀르키예 …).
 COUNTRY_ALIASES = ("한국", "남한", "호주", "터키", "미얀마", "버마", "유럽연합")
 
@@ -208,9 +215,8 @@ _HOME = {name: HOME_COUNTRY for name in HOME_NAMES - {HOME_COUNTRY}}  # one name
 
 
 def countries_together(q: Question) -> set[str]:
-    """The countries a Korean question names, Korea included ("한·미": 한국, 미국)."""
-    if q.language != "ko":
-        return set()
+    """The countries a question names, Korea included ("한·미": 한국, 미국; an English question's
+    in Korean, see ``align.with_country_names``)."""
     asked = {_HOME.get(c, c) for c in (set(q.entities) & countries())}
     return asked | set(abbreviated_countries(q.text))
 
@@ -448,19 +454,16 @@ def constraint_failure(
 
 
 def countries_asked(q: Question) -> set[str]:
-    """The countries a Korean question names, but Korea (an article need not name it)."""
-    if q.language != "ko":
-        return set()
+    """The countries a question names, but Korea (an article need not name it)."""
     asked = (set(q.entities) & countries()) | set(abbreviated_countries(q.text))
     return asked - HOME_NAMES
 
 
 def absent_names(q: Question, passages: list[Passage]) -> list[str]:
-    """The question's names (Korean ones) that no retrieved passage or title holds, even in
-    part: articles that never mention them cannot answer a question about them. Korea is never
-    absent: an article written from Korea need not name it."""
-    if q.language != "ko":
-        return []
+    """The question's names in Hangul (an English question's countries among them) that no
+    retrieved passage or title holds, even in part: articles that never mention them cannot
+    answer a question about them. Korea is never absent: an article written from Korea need not
+    name it."""
     where = _names_held(" ".join(p.text + " " + p.title for p in passages))
     return [
         e

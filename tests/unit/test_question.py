@@ -386,3 +386,43 @@ def test_a_number_phrase_is_cut_after_its_unit(sentence, phrase, cut):
     tokens = analyze_tokens([sentence])[0]
     found = next(p for p in phrases(sentence, tokens) if p.text == phrase)
     assert to_unit(found, sentence, tokens).text == cut
+
+
+@pytest.mark.parametrize(
+    "question, entities",
+    [
+        ("How many US troops are stationed in Korea?", ("미국", "한국")),
+        ("When did the U.S. sign its memorandum with Japan?", ("미국", "일본")),
+        ("What did South Korea and Australia agree on?", ("한국", "호주")),  # CLDR's → news's
+        ("Where was the United Kingdom's memorandum signed?", ("영국",)),
+        ("Where did the commerce ministers sign the supply chain MOU?", ("mou",)),  # no country
+    ],
+)
+def test_an_english_questions_countries_are_read_in_korean(question, entities):
+    from rag.answering.align import with_country_names
+
+    q = with_country_names(analyse(question))
+    assert q.entities == entities
+    assert set(entities) <= set(q.terms)
+
+
+def test_an_english_question_about_a_country_no_article_names():
+    """The same checks as for a Korean question: a country no passage names is absent, and a
+    sentence about another pair of countries cannot answer."""
+    from rag.answering.align import with_country_names
+
+    asked = with_country_names(analyse("How many German companies attended the roundtable?"))
+    assert absent_names(asked, [_passage(ROUNDTABLE)]) == []  # "German" is not a country name
+    asked = with_country_names(analyse("How many companies from Germany attended?"))
+    assert absent_names(asked, [_passage(ROUNDTABLE)]) == ["독일"]
+    asked = with_country_names(analyse("When did Korea and the US sign the memorandum?"))
+    sentence = "9월 18일 미·영은 양해각서를 체결했다."
+    assert constraint_failure(asked, sentence, _passage(sentence)).startswith("country:")
+
+
+def test_an_english_answer_names_a_country_as_the_question_did():
+    from rag.answering.align import english_name
+
+    assert english_name("When did the U.S. and Germany sign it?", "미국") == "U.S."
+    assert english_name("When did the U.S. and Germany sign it?", "독일") == "Germany"
+    assert english_name("When did the U.S. and Germany sign it?", "일본") == "일본"  # not asked
