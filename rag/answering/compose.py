@@ -14,12 +14,14 @@ English question gets an English frame around the quoted Korean evidence.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..retrieve import Passage
 from .align import english_name, in_article_words
 from .answer import ABSTAIN, Answer, Citation
-from .question import Question, analyse
+from .question import ENGLISH_ORDINAL, Question, analyse
 from .reader import (
     Candidate,
     Model,
@@ -152,6 +154,11 @@ def _explain(q: Question, nearest: Candidate | None, absent: list[str]) -> str:
     kind, _, value = (nearest.conflict if nearest else "").partition(":")
     if kind == "number":
         asked = next((f"{n}{u}" for n, u in q.numbers if u and value.endswith(u)), "")
+        if not ko:  # an English ordinal, as the question wrote it ("59th")
+            written = (
+                re.search(rf"\b{n}\w*", q.text) for n, u in q.numbers if u == ENGLISH_ORDINAL
+            )
+            asked = asked or next((m.group(0) for m in written if m), "")
         return (
             f"기사에는 {asked}{_subject(asked)} 아니라 {value}에 관한 내용만 있습니다."
             if ko
@@ -161,7 +168,8 @@ def _explain(q: Question, nearest: Candidate | None, absent: list[str]) -> str:
         together = countries_together(q)  # a pair asked is named as a pair
         asked = sorted(together if len(together) >= 2 else countries_asked(q))
         if not ko:
-            named = " and ".join(english_name(q.text, c) for c in asked)
+            names = sorted((english_name(q.text, c) for c in asked), key=q.text.find)
+            named = " and ".join(names)  # in the question's order
             return f"The articles only cover {value}, not {named}."
         pair = "·".join(asked)
         return f"기사에는 {pair}{_subject(pair)} 아니라 {value}에 관한 내용만 있습니다."

@@ -10,7 +10,8 @@ constraints an answer must meet.
 number must carry ("곳", "%", "조 원"), ``counted`` the noun a "몇 개의 X" question counts (an
 answer may count it directly: "7단지"); ``attribute`` the property asked for when the question
 names one (나이, 예산, 장소 …). ``entities`` are the question's proper names and Latin words,
-``numbers`` its numbers with their units (ordinals included: "제58차" is ('58', '차')), ``terms``
+``numbers`` its numbers with their units (ordinals included: "제58차" is ('58', '차'), "the
+58th" ('58', 'th'), an ordinal in any of ``ORDINAL_UNITS``), ``terms``
 its content morphemes without the question words.
 """
 
@@ -216,6 +217,9 @@ _NUMBER_UNIT = re.compile(
 # Units that number one of a series (the 57th meeting, the 20th National Assembly): a text about
 # another one is about something else. Years, months and amounts are not such units.
 ORDINAL_UNITS = {"차", "회", "번째", "주년"}
+# An English ordinal ("the 59th SCM") is one of a series in whichever Korean unit the article uses.
+ENGLISH_ORDINAL = "th"
+_ORDINAL_SUFFIX = re.compile(r"(?:st|nd|rd|th)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -343,7 +347,13 @@ def analyse(text: str) -> Question:
     counted = _counted(tokens) if language == "ko" and wants == "number" else ""
     entities = _entities(text, tokens)
     numbers = tuple(
-        (n.replace(",", ""), normal_unit(u or "")) for n, u in _NUMBER_UNIT.findall(text)
+        (
+            m[1].replace(",", ""),
+            ENGLISH_ORDINAL
+            if language == "en" and _ORDINAL_SUFFIX.match(text, m.end(1))
+            else normal_unit(m[2] or ""),
+        )
+        for m in _NUMBER_UNIT.finditer(text)
     )
     # An English question's words cannot meet a Korean article's, except its names and acronyms
     # (which Korean articles often give in Latin letters: SCM, GDP, Future Combined Forces Command).

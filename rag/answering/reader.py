@@ -32,7 +32,14 @@ import numpy as np
 from ..chunking import Span, split_sentences, worth_quoting
 from ..keywords import KEEP_TAGS, analyze_tokens
 from ..retrieve import Passage
-from .question import _NUMBER_UNIT, NUMERALS, ORDINAL_UNITS, Question, normal_unit
+from .question import (
+    _NUMBER_UNIT,
+    ENGLISH_ORDINAL,
+    NUMERALS,
+    ORDINAL_UNITS,
+    Question,
+    normal_unit,
+)
 from .spans import TITLES, Phrase, fits, has_fitting, phrases, to_unit
 
 MODEL_FILE = Path(__file__).with_name("model.json")
@@ -422,11 +429,12 @@ def _other_number(q: Question, text: str, units=None) -> str:
     instead of the question's own ("제57차" for "제58차", "1988년" for "1989년"), or ''."""
     said = [(n.replace(",", ""), normal_unit(u)) for n, u in _NUMBER_UNIT.findall(text) if u]
     for number, unit in q.numbers:
-        if not unit or (units is not None and unit not in units):
+        ordinal = unit == ENGLISH_ORDINAL
+        if not unit or (units is not None and unit not in units and not ordinal):
             continue
-        others = [n for n, u in said if u == unit]
-        if others and number not in others:
-            return f"{others[0]}{unit}"
+        others = [(n, u) for n, u in said if u == unit or (ordinal and u in ORDINAL_UNITS)]
+        if others and number not in [n for n, _ in others]:
+            return "".join(others[0])
     return ""
 
 

@@ -114,6 +114,9 @@ ROUNDTABLE = "비즈니스 라운드테이블에는 반도체·배터리 분야 
             SCM,
             "",
         ),  # a year is not an ordinal
+        ("What did the 58th SCM agree on defense spending?", SCM, "number:57차"),  # in English
+        ("What did the 57th SCM agree on defense spending?", SCM, ""),
+        ("What did the SCM agree in 2024?", SCM, ""),
     ],
 )
 def test_a_sentence_about_another_ordinal_cannot_answer(question, sentence, failure):
@@ -426,3 +429,33 @@ def test_an_english_answer_names_a_country_as_the_question_did():
     assert english_name("When did the U.S. and Germany sign it?", "미국") == "U.S."
     assert english_name("When did the U.S. and Germany sign it?", "독일") == "Germany"
     assert english_name("When did the U.S. and Germany sign it?", "일본") == "일본"  # not asked
+
+
+@pytest.mark.parametrize(
+    "question, conflict, explanation",
+    [
+        (
+            "제59차 SCM은 무엇에 합의했나?",
+            "number:57차",
+            "기사에는 59차가 아니라 57차에 관한 내용만 있습니다.",
+        ),
+        (
+            "What did the 59th SCM agree on?",
+            "number:57차",
+            "The articles only cover 57차, not 59th.",
+        ),
+        (
+            "When did Korea and Germany sign it?",
+            "country:미국·한국",
+            "The articles only cover 미국·한국, not Korea and Germany.",
+        ),
+    ],
+)
+def test_an_abstention_says_what_the_articles_cover_instead(question, conflict, explanation):
+    from rag.answering.align import with_country_names
+    from rag.answering.compose import _explain
+    from rag.answering.reader import Candidate
+    from rag.chunking import Span
+
+    nearest = Candidate(0, Span(0, 3, "..."), [], {}, conflict)
+    assert _explain(with_country_names(analyse(question)), nearest, []) == explanation
