@@ -144,42 +144,48 @@ def abstention(
 
 def _explain(q: Question, nearest: Candidate | None, absent: list[str]) -> str:
     """Why the nearest evidence is not the answer, when a constraint says so."""
-    ko = q.language == "ko"
     if absent:
-        return (
-            f"기사에서 '{absent[0]}'에 관한 내용을 찾지 못했습니다."
-            if ko
-            else f"The articles say nothing about '{english_name(q.text, absent[0])}'."
-        )
+        return _not_found(q, english_name(q.text, absent[0]) if q.language != "ko" else absent[0])
     kind, _, value = (nearest.conflict if nearest else "").partition(":")
-    if kind == "number":
-        asked = next((f"{n}{u}" for n, u in q.numbers if u and value.endswith(u)), "")
-        if not ko:  # an English ordinal, as the question wrote it ("59th")
-            written = (
-                re.search(rf"\b{n}\w*", q.text) for n, u in q.numbers if u == ENGLISH_ORDINAL
-            )
-            asked = asked or next((m.group(0) for m in written if m), "")
-        return (
-            f"기사에는 {asked}{_subject(asked)} 아니라 {value}에 관한 내용만 있습니다."
-            if ko
-            else f"The articles only cover {value}, not {asked}."
-        )
-    if kind == "country":
-        together = countries_together(q)  # a pair asked is named as a pair
-        asked = sorted(together if len(together) >= 2 else countries_asked(q))
-        if not ko:
-            names = sorted((english_name(q.text, c) for c in asked), key=q.text.find)
-            named = " and ".join(names)  # in the question's order
-            return f"The articles only cover {value}, not {named}."
-        pair = "·".join(asked)
-        return f"기사에는 {pair}{_subject(pair)} 아니라 {value}에 관한 내용만 있습니다."
     if kind == "entity":
-        return (
-            f"기사에서 '{value}'에 관한 내용을 찾지 못했습니다."
-            if ko
-            else f"The articles say nothing about '{value}'."
-        )
-    return ""
+        return _not_found(q, value)
+    if kind == "number":
+        asked = _number_asked(q, value)
+    elif kind == "country":
+        asked = _countries_asked_named(q)
+    else:
+        return ""
+    if q.language == "ko":
+        return f"기사에는 {asked}{_subject(asked)} 아니라 {value}에 관한 내용만 있습니다."
+    return f"The articles only cover {value}, not {asked}."
+
+
+def _not_found(q: Question, name: str) -> str:
+    """The articles name nothing about ``name``, in the question's language."""
+    if q.language == "ko":
+        return f"기사에서 '{name}'에 관한 내용을 찾지 못했습니다."
+    return f"The articles say nothing about '{name}'."
+
+
+def _number_asked(q: Question, covered: str) -> str:
+    """The question's number in the unit of the ``covered`` one; an English ordinal as the
+    question wrote it ("59th")."""
+    asked = next((f"{n}{u}" for n, u in q.numbers if u and covered.endswith(u)), "")
+    if asked or q.language == "ko":
+        return asked
+    written = (re.search(rf"\b{n}\w*", q.text) for n, u in q.numbers if u == ENGLISH_ORDINAL)
+    return next((m.group(0) for m in written if m), "")
+
+
+def _countries_asked_named(q: Question) -> str:
+    """The countries the question asks about, a pair named as a pair: 한·미 in Korean, in the
+    question's order and words in English ("the US and Japan")."""
+    together = countries_together(q)
+    asked = sorted(together if len(together) >= 2 else countries_asked(q))
+    if q.language == "ko":
+        return "·".join(asked)
+    names = sorted((english_name(q.text, c) for c in asked), key=q.text.find)
+    return " and ".join(names)
 
 
 def _subject(word: str) -> str:
