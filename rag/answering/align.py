@@ -40,6 +40,7 @@ _VECTORS: dict[tuple[str, str], np.ndarray] = {}
 # English names news uses beside CLDR's ("South Korea", "United States", "United Kingdom" …).
 ENGLISH_COUNTRY_ALIASES = {
     "Korea": "KR",
+    "Korean": "KR",
     "ROK": "KR",
     "US": "US",
     "U.S.": "US",
@@ -69,10 +70,26 @@ def _english_countries() -> tuple[re.Pattern, dict[str, str]]:
         for code, name in english.items()
         if re.fullmatch(r"[A-Z]{2}", code) and code in korean and code not in _NOT_COUNTRIES
     }
-    codes |= ENGLISH_COUNTRY_ALIASES
+    codes = _demonyms(set(codes.values())) | codes | ENGLISH_COUNTRY_ALIASES
     names = sorted(codes, key=len, reverse=True)
     pattern = re.compile(r"(?<![A-Za-z])(" + "|".join(map(re.escape, names)) + r")(?![A-Za-z])")
     return pattern, {name: news_name(korean[code]) for name, code in codes.items()}
+
+
+def _demonyms(countries: set[str]) -> dict[str, str]:
+    """Each demonym's country ("French" → FR, "South Korean" → KR), for those of ``countries``
+    (ISO codes); a demonym of several countries is the most populous one's ("American": the
+    United States, not American Samoa)."""
+    from countryinfo import all_countries
+
+    best: dict[str, tuple[int, str]] = {}
+    for c in all_countries():
+        code, demonym = c.info().get("ISO", {}).get("alpha2"), c.demonym()
+        if code in countries and demonym and re.fullmatch(r"[A-Z][A-Za-z ]+", demonym):
+            people = c.population() or 0
+            if demonym not in best or people > best[demonym][0]:
+                best[demonym] = (people, code)
+    return {demonym: code for demonym, (_, code) in best.items()}
 
 
 def english_countries(text: str) -> tuple[list[str], set[str]]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 import shutil
@@ -334,7 +335,13 @@ def english_threshold(instances: list[dict], probabilities: np.ndarray) -> float
         if not lacks_kind(inst["analysis"], [c for c in inst["candidates"] if not c.conflict])
     )
     budget = max(0, int(WRONGFUL * len(answerable)) - (len(answerable) - len(passing)))
-    return round(passing[min(budget, len(passing) - 1)], 4) if passing else 0.5
+    return _at_most(passing[min(budget, len(passing) - 1)]) if passing else 0.5
+
+
+def _at_most(p: float) -> float:
+    """``p`` cut down to four decimals, for a threshold set at a question's score: rounding up
+    would shut out the very question it was set by (0.002794 → 0.0028)."""
+    return math.floor(float(p) * 10_000) / 10_000
 
 
 def _abstains_anyway(inst: dict) -> bool:
@@ -387,9 +394,9 @@ def korean_threshold(instances: list[dict], probabilities: np.ndarray, right: li
         for ks in (korquad, seeds)
     ]
     mix = unanswerable_share(instances)
-    grid = np.unique(np.round([0.0, *(p for part in parts for g in part for p in g if p)], 4))
+    grid = np.unique([0.0, *(_at_most(p) for part in parts for g in part for p in g if p)])
     value = [(_accuracy(*parts[0], mix, t) + _accuracy(*parts[1], mix, t)) / 2 for t in grid]
-    return round(float(grid[int(np.argmax(value))]), 4)
+    return float(grid[int(np.argmax(value))])
 
 
 def span_rows(instances: list[dict], model: Model):
@@ -454,7 +461,7 @@ def short_threshold(probabilities, groups, golds) -> float:
         hits += hit
         if hits / n >= SHORT_EM:
             cut = p
-    return round(cut, 4)
+    return _at_most(cut)
 
 
 def _sha(path: Path) -> str:

@@ -114,6 +114,20 @@ HEAD_KINDS = {
     ),
 }
 UNIT_OF_HEAD = {"나이": "살", "연령": "살"}  # an age is a number of years old
+# A question about an amount of money ("얼마를 투자했나", "예산은 얼마인가", "how much did it cost")
+# wants a sum: a number in some currency, or one that ends on a magnitude ("400조"). ``MONEY`` is
+# its unit (see ``spans.is_money``).
+MONEY = "돈"
+MONEY_NOUNS = frozenset(
+    "가격 비용 금액 액수 예산 매출 매출액 이익 영업이익 순이익 수익 수입 지출 적자 흑자 손실 손해 "
+    "투자 투자액 투자금 연봉 임금 월급 자본 자본금 기금 벌금 배상금 보상금 보험금 상금 요금 세금 "
+    "부채 채무 몸값 지원금 사업비 공사비 예산액 수주액 판매액 거래액 시가총액".split()
+)
+EN_MONEY = re.compile(
+    r"\bhow much\b.*\b(?:cost|price|budget|invest\w*|spen[dt]|pay|paid|revenue|profits?|worth|"
+    r"fund\w*|fine[ds]?)\b|\bhow much money\b",
+    re.I,
+)
 # English question words, in order of precedence.
 WH_EN = [
     (re.compile(r"\b(?:abbreviat\w*|acronym|stand for|short for)\b", re.I), "acronym"),
@@ -377,8 +391,15 @@ def _korean_wants(tokens) -> tuple[str, str, str]:
     if word in ("어느", "어떤", "무슨", "무엇", "뭐", "어디") and attribute:
         head = _head_kind(attribute)
         wants = head if head and (word != "어디" or head == "organization") else wants
-    unit = unit or UNIT_OF_HEAD.get(attribute, "")
+    unit = unit or UNIT_OF_HEAD.get(attribute, "") or _money(tokens, word, wants)
     return wants, normal_unit(unit), attribute
+
+
+def _money(tokens, word: str, wants: str) -> str:
+    """``MONEY`` when a number question asks 얼마 about one of ``MONEY_NOUNS`` (예산, 투자,
+    벌금 …): it wants a sum, in whatever currency; else ''."""
+    about_money = any(t.tag.startswith("NN") and t.form in MONEY_NOUNS for t in tokens)
+    return MONEY if wants == "number" and word in ("얼마", "얼마나") and about_money else ""
 
 
 def _question_word(tokens) -> int | None:
@@ -483,6 +504,8 @@ def _english_wants(text: str) -> tuple[str, str, str]:
         if wants == "number"
         else ""
     )
+    if wants == "number" and not unit and EN_MONEY.search(text):
+        unit = MONEY
     return wants, unit, ""
 
 

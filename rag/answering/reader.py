@@ -40,7 +40,7 @@ from .question import (
     Question,
     normal_unit,
 )
-from .spans import TITLES, Phrase, fits, has_fitting, phrases, to_unit
+from .spans import TITLES, Phrase, fits, has_fitting, phrases, to_unit, unit_fits
 
 MODEL_FILE = Path(__file__).with_name("model.json")
 
@@ -652,7 +652,7 @@ def _phrase_features(q: Question, p: Phrase, sentence: str, hits: list[int], ask
         "is_number": float("number" in p.kinds),
         "is_named": float("named" in p.kinds),
         "is_acronym": float("acronym" in p.kinds),
-        "unit_match": float(bool(q.units) and p.unit() in q.units),
+        "unit_match": float(bool(q.units) and unit_fits(p, q.units)),
         "in_question": sum(_flat(w) in asked["flat"] for w in words) / len(words) if words else 1.0,
         "distance": distance / max(len(sentence), 1),
         "tokens": math.log(1 + len(p.tokens)),

@@ -13,11 +13,12 @@ well as "이창양 산업통상자원부 장관".
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from ..keywords import Morpheme, analyze_tokens
-from .question import MAGNITUDES, NUMERALS, is_number_token, unit_after
+from .question import MAGNITUDES, MONEY, NUMERALS, is_number_token, unit_after
 
 NOUNISH = ("NNG", "NNP", "NNB", "NR", "NP", "SN", "W_SERIAL", "SL", "SH", "XPN", "XSN", "XR")
 JOINERS = {"·", "-", "~", "%", "–", "/", "&", "."}
@@ -113,7 +114,7 @@ def fits(p: Phrase, wants: str, units: tuple[str, ...] = ()) -> bool:
         return "date" in kinds
     if wants == "number":
         counted = "number" in kinds or ("date" in kinds and bool(units))
-        return counted and (not units or p.unit() in units)
+        return counted and (not units or unit_fits(p, units))
     if wants == "acronym":
         return "acronym" in kinds or "named" in kinds
     if wants in ("person", "place", "organization", "name"):
@@ -216,6 +217,58 @@ def _phrase(sentence: str, tokens, run: list, i: int, j: int) -> Phrase:
     )
 
 
+@functools.cache
+def currencies() -> frozenset[str]:
+    """The words Korean gives currencies: the last word of CLDR's names (from Babel: 미국 달러 →
+    달러, 유로, 영국 파운드 → 파운드 …) and news's shorter 엔 and 위안."""
+    from babel import Locale
+
+    names = Locale("ko").currencies.values()
+    words = {n.split()[-1] for n in names if re.fullmatch(r"[가-힣 ]+", n)}
+    return frozenset({w for w in words if len(w) > 1} - _NOT_CURRENCIES | {"원", "엔", "위안"})
+
+
+# CLDR's currencies include units of account, metals and codes whose last word is an everyday
+# Korean noun ("코드", "차트"), and one-syllable words ("동", "금") that follow numbers otherwise.
+_NOT_CURRENCIES = {
+    "단위",
+    "동맹",
+    "노보",
+    "코드",
+    "쿠폰",
+    "차트",
+    "시리",
+    "백금",
+    "팔라듐",
+    "특별인출권",
+}
+
+
+def _money_after(tokens, k: int) -> bool:
+    """Whether the number at ``k`` is a sum: a currency follows it within three morphemes (past
+    magnitudes and a country: "100만 캐나다 달러"), or a magnitude ends it ("400조를")."""
+    following = [t.form for t in tokens[k + 1 : k + 4]]
+    if any(f in currencies() for f in following):
+        return True
+    return bool(following) and following[0] in MAGNITUDES and unit_after(tokens, k) == ""
+
+
+def is_money(p: Phrase) -> bool:
+    """Whether a phrase holds a sum of money (see ``_money_after``)."""
+    tokens = [Morpheme(f, t, 0, 0) for f, t in p.tokens]
+    return any(_is_number(t) and _money_after(tokens, k) for k, t in enumerate(tokens))
+
+
+def unit_fits(p: Phrase, units: tuple[str, ...]) -> bool:
+    """Whether a number phrase carries one of the asked units (a sum, when money is asked)."""
+    return is_money(p) if MONEY in units else p.unit() in units
+
+
+def _unit_at(tokens, k: int, units: tuple[str, ...]) -> bool:
+    """Whether the number at ``k`` carries one of the asked units (a sum, when money is asked)."""
+    return _money_after(tokens, k) if MONEY in units else unit_after(tokens, k) in units
+
+
 def has_fitting(text: str, tokens, wants: str, units: tuple[str, ...], question: str) -> bool:
     """Whether a sentence holds an answer of the kind asked for that the question does not
     already hold (cheaper than building its phrases)."""
@@ -225,7 +278,7 @@ def has_fitting(text: str, tokens, wants: str, units: tuple[str, ...], question:
         return any(
             _is_number(t)
             and not _given(t.form, question)
-            and (not units or unit_after(tokens, k) in units)
+            and (not units or _unit_at(tokens, k, units))
             for k, t in enumerate(tokens)
         )
     if wants == "acronym":

@@ -399,6 +399,8 @@ def test_a_number_phrase_is_cut_after_its_unit(sentence, phrase, cut):
         ("What did South Korea and Australia agree on?", ("한국", "호주")),  # CLDR's → news's
         ("Where was the United Kingdom's memorandum signed?", ("영국",)),
         ("Where did the commerce ministers sign the supply chain MOU?", ("mou",)),  # no country
+        ("How many French and American firms attended?", ("프랑스", "미국")),  # demonyms
+        ("Who was the Korean minister who signed it?", ("한국",)),
     ],
 )
 def test_an_english_questions_countries_are_read_in_korean(question, entities):
@@ -414,10 +416,10 @@ def test_an_english_question_about_a_country_no_article_names():
     sentence about another pair of countries cannot answer."""
     from rag.answering.align import with_country_names
 
-    asked = with_country_names(analyse("How many German companies attended the roundtable?"))
-    assert absent_names(asked, [_passage(ROUNDTABLE)]) == []  # "German" is not a country name
     asked = with_country_names(analyse("How many companies from Germany attended?"))
     assert absent_names(asked, [_passage(ROUNDTABLE)]) == ["독일"]
+    asked = with_country_names(analyse("How many German companies attended the roundtable?"))
+    assert absent_names(asked, [_passage(ROUNDTABLE)]) == ["독일"]  # a demonym names it too
     asked = with_country_names(analyse("When did Korea and the US sign the memorandum?"))
     sentence = "9월 18일 미·영은 양해각서를 체결했다."
     assert constraint_failure(asked, sentence, _passage(sentence)).startswith("country:")
@@ -459,3 +461,36 @@ def test_an_abstention_says_what_the_articles_cover_instead(question, conflict, 
 
     nearest = Candidate(0, Span(0, 3, "..."), [], {}, conflict)
     assert _explain(with_country_names(analyse(question)), nearest, []) == explanation
+
+
+@pytest.mark.parametrize(
+    "question, unit",
+    [
+        ("구글은 라운드테이블에서 얼마를 투자하겠다고 밝혔나?", "돈"),
+        ("2010년 대한민국 정부의 채무는 얼마를 넘어섰는가?", "돈"),
+        ("서울 아파트 평균 가격은 얼마인가?", "돈"),
+        ("How much did Korea invest in the Artemis program?", "돈"),
+        ("한국의 2025년 국방 예산은 몇 조 원인가?", "원"),  # the counter asked
+        ("몇 개 기업이 투자했나?", "개"),  # counts companies, not money
+        ("공급망·산업 대화는 얼마나 자주 열리나?", ""),  # no money named
+    ],
+)
+def test_a_question_about_money_wants_a_sum(question, unit):
+    assert analyse(question).unit == unit
+
+
+@pytest.mark.parametrize(
+    "sentence, money",
+    [
+        ("2010년 대한민국 정부의 채무가 400조를 돌파하였다.", True),  # a magnitude ends it
+        ("뉘르부르크링 공사에 2천7백만 유로가 들어갔다.", True),
+        ("예산 100만 캐나다 달러를 절감할 수 있다.", True),
+        ("김경준에게 벌금 150억원을 선고했다.", True),
+        ("미국 측에서도 구글 등 8개 기업 관계자가 참석했다.", False),
+        ("행사에는 100만 명이 모였다.", False),
+        ("아르테미스 계획(Artemis Program)3) 참여", False),  # a footnote's number
+    ],
+)
+def test_a_sum_of_money_is_found_in_any_currency(sentence, money):
+    q = analyse("그 사업에 얼마를 투자했나?")
+    assert has_fitting(sentence, analyze_tokens([sentence])[0], q.wants, q.units, q.text) is money
