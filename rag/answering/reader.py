@@ -117,6 +117,7 @@ SPAN_FEATURES = (
     "left_match",
     "right_match",
     "verb_after_match",
+    "verb_noun",
 )
 
 
@@ -689,8 +690,9 @@ def _content(tokens) -> dict:
 def _window(p: Phrase, words: dict, asked: dict) -> dict:
     """How much of the question surrounds a phrase: the share of the ``WINDOW`` content words
     before it and after it that the question has too, and whether the first predicate after it
-    is the question's ("… 3.5%로 확대하는 …" for "… 몇 퍼센트로 확대하나?"). The answer sits
-    where the question's own words are, in their place."""
+    is the question's ("… 3.5%로 확대하는 …" for "… 몇 퍼센트로 확대하나?"); and whether the
+    phrase ends on a noun made a verb by 하다 or 되다 ("운영하고", "채용된"), which names an
+    action, not a thing. The answer sits where the question's own words are, in their place."""
     content, terms = words["content"], asked["terms"]
     before = [t for t in content if t.start < p.start][-WINDOW:]
     after = [t for t in content if t.start >= p.end]
@@ -699,6 +701,7 @@ def _window(p: Phrase, words: dict, asked: dict) -> dict:
         "left_match": sum(t.form.lower() in terms for t in before) / WINDOW,
         "right_match": sum(t.form.lower() in terms for t in after[:WINDOW]) / WINDOW,
         "verb_after_match": float(verb is not None and verb.form in terms),
+        "verb_noun": float(any(p.start <= t.start < p.end for t in words["predicates"])),
     }
 
 

@@ -165,6 +165,17 @@ def test_a_sentence_about_another_pair_of_countries_cannot_answer(question, sent
     assert constraint_failure(analyse(question), sentence, passage) == failure
 
 
+def _span_options(question: str, sentence: str) -> list:
+    """The reader's (phrase, features) for ``sentence`` as a candidate answer to ``question``."""
+    from rag.answering.reader import Candidate, span_candidates
+    from rag.chunking import Span
+
+    tokens = analyze_tokens([sentence])[0]
+    return span_candidates(
+        analyse(question), Candidate(0, Span(0, len(sentence), sentence), tokens, {})
+    )
+
+
 @pytest.mark.parametrize(
     "question, sentence, span",
     [
@@ -180,13 +191,7 @@ def test_a_sentence_about_another_pair_of_countries_cannot_answer(question, sent
     ],
 )
 def test_a_date_or_number_question_weighs_only_phrases_of_that_kind(question, sentence, span):
-    from rag.answering.reader import Candidate, span_candidates
-    from rag.chunking import Span
-    from rag.keywords import analyze_tokens
-
-    q = analyse(question)
-    tokens = analyze_tokens([sentence])[0]
-    options = span_candidates(q, Candidate(0, Span(0, len(sentence), sentence), tokens, {}))
+    options = _span_options(question, sentence)
     kinds = [p.kinds for p, _ in options]
     if span:
         assert kinds and all(span in k for k in kinds)
@@ -205,14 +210,7 @@ def test_a_date_or_number_question_weighs_only_phrases_of_that_kind(question, se
     ],
 )
 def test_a_short_answer_is_of_the_grain_asked(question, sentence, options):
-    from rag.answering.reader import Candidate, span_candidates
-    from rag.chunking import Span
-    from rag.keywords import analyze_tokens
-
-    tokens = analyze_tokens([sentence])[0]
-    found = span_candidates(
-        analyse(question), Candidate(0, Span(0, len(sentence), sentence), tokens, {})
-    )
+    found = _span_options(question, sentence)
     texts = [p.text for p, _ in found]
     assert set(options) <= set(texts)
     if len(options) == 1:
@@ -220,22 +218,21 @@ def test_a_short_answer_is_of_the_grain_asked(question, sentence, options):
 
 
 def test_the_span_features_read_the_question_words_around_a_phrase():
-    from rag.answering.reader import Candidate, span_candidates
-    from rag.chunking import Span
-    from rag.keywords import analyze_tokens
-
     sentence = "한미 양국은 한국 국방비를 GDP 대비 3.5%로 확대하는 데 공감했다."
-    q = analyse("국방비를 GDP 대비 몇 퍼센트로 확대하나?")
-    tokens = analyze_tokens([sentence])[0]
-    options = span_candidates(q, Candidate(0, Span(0, len(sentence), sentence), tokens, {}))
-    features = {p.text: f for p, f in options}
+    asked = "국방비를 GDP 대비 몇 퍼센트로 확대하나?"
+    features = {p.text: f for p, f in _span_options(asked, sentence)}
     assert features["3.5%"]["left_match"] == 1.0  # "GDP 대비" are the question's
     assert features["3.5%"]["verb_after_match"] == 1.0  # so is the verb after it, 확대
-    q = analyse("한미 양국은 무엇에 공감했나?")
-    options = span_candidates(q, Candidate(0, Span(0, len(sentence), sentence), tokens, {}))
-    features = {p.text: f for p, f in options}
+    features = {p.text: f for p, f in _span_options("한미 양국은 무엇에 공감했나?", sentence)}
     assert features["3.5%"]["verb_after_match"] == 0.0  # 확대 is not the question's verb
     assert features["한국 국방비"]["left_match"] > features["3.5%"]["left_match"]
+
+
+def test_a_noun_made_a_verb_is_marked_as_an_action_not_a_thing():
+    sentence = "강원도는 2008년 7월 DMZ 관광청을 발족해 운영하고 있다."
+    features = {p.text: f for p, f in _span_options("강원도가 발족한 관청의 이름은?", sentence)}
+    assert features["운영"]["verb_noun"] == 1.0  # 운영 + 하고
+    assert features["DMZ 관광청"]["verb_noun"] == 0.0
 
 
 @pytest.mark.parametrize(
