@@ -17,6 +17,7 @@ its content morphemes without the question words.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -512,7 +513,11 @@ def _english_wants(text: str) -> tuple[str, str, str]:
 def _entities(text: str, tokens) -> tuple[str, ...]:
     """Proper names (Kiwi NNP) and Latin words of the question, lower-cased, without question
     words; a name Kiwi splits with a middle dot ("한·미") stays whole."""
-    names = [t.form.lower() for t in tokens if t.tag == "NNP" and len(t.form) > 1]
+    names = [
+        t.form.lower()
+        for k, t in enumerate(tokens)
+        if t.tag == "NNP" and len(t.form) > 1 and not _answer_language(tokens, k)
+    ]
     latin = [
         w.lower()
         for w in re.findall(r"[A-Za-z][A-Za-z0-9&.-]*[A-Za-z0-9]|[A-Z]", text)
@@ -525,6 +530,26 @@ def _entities(text: str, tokens) -> tuple[str, ...]:
             if w.lower() not in EN_STOP
         ]
     return tuple(dict.fromkeys(names + latin))
+
+
+@functools.cache
+def languages() -> frozenset[str]:
+    """Language names in Korean (CLDR's, from Babel: 영어, 일본어, 라틴어 …)."""
+    from babel import Locale
+
+    return frozenset(n for n in Locale("ko").languages.values() if re.fullmatch(r"[가-힣]+", n))
+
+
+def _answer_language(tokens, k: int) -> bool:
+    """Whether the name at ``k`` is the language the answer is asked in, not something asked
+    about: "영어로 뭐라고 해?", "일본어로 무엇이라고 하나?" (a language, 로, a question word)."""
+    follows = tokens[k + 1 : k + 3]
+    return (
+        tokens[k].form in languages()
+        and len(follows) == 2
+        and follows[0].form in ("로", "으로")
+        and follows[1].form in QUESTION_WORDS | {"뭐", "어떻게"}
+    )
 
 
 def _terms(text: str, tokens) -> list[str]:

@@ -491,3 +491,16 @@ def test_a_question_about_money_wants_a_sum(question, unit):
 def test_a_sum_of_money_is_found_in_any_currency(sentence, money):
     q = analyse("그 사업에 얼마를 투자했나?")
     assert has_fitting(sentence, analyze_tokens([sentence])[0], q.wants, q.units, q.text) is money
+
+
+@pytest.mark.parametrize(
+    "question, entities",
+    [
+        ("사이버 분야 동맹은 영어로 뭐라고 해?", ()),  # the answer's language, not its topic
+        ("대모는 일본어로 무엇이라고 알려져 있는가?", ()),
+        ("동맹은 영어로 어떻게 부르나?", ()),
+        ("일제 강점기 당시 일본어로 개명한 김영삼의 이름은?", ("일본어", "김영삼")),  # asked about
+    ],
+)
+def test_the_language_an_answer_is_asked_in_is_not_a_name_it_must_meet(question, entities):
+    assert analyse(question).entities == entities
