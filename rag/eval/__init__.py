@@ -16,6 +16,9 @@ share from 0 to 1 unless it says otherwise):
 - ``faithfulness``: answer sentences supported by the retrieved passages at all.
 - ``abstention_precision`` / ``abstention_recall`` on unanswerable questions;
   ``wrongful_abstention``: answerable questions that abstained.
+- ``short_shown``: answerable questions answered with a short answer first (a date, a number, a
+  name); ``short_exact``: those whose short answer is an expected answer, by KorQuAD's exact
+  match (an expected fact inside a longer span does not count).
 - latency p50/p95 per stage (ms).
 
 Reports: a terminal table, ``report.json``, ``summary.md``, ``junit.xml`` (one test case

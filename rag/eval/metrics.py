@@ -46,6 +46,7 @@ class QuestionResult:
     timings: dict
     problems: list[str] = field(default_factory=list)
     judged_correct: bool | None = None  # the optional LLM judge's grade
+    short_exact: bool | None = None  # the short answer, when one is shown: an expected answer?
 
 
 def normalise(text: str) -> str:
@@ -144,7 +145,16 @@ def score_question(row: dict, answer) -> QuestionResult:
         needed,
         timings,
         _problems(row, answer, correct, checks),
+        short_exact=_short_exact(row, answer),
     )
+
+
+def _short_exact(row: dict, answer) -> bool | None:
+    """Whether the short answer shown first is one of the expected answers, by KorQuAD's exact
+    match (None when no short answer is shown, or the question is not answerable)."""
+    if not answer.short_answer or not row["answerable"] or answer.abstained:
+        return None
+    return any(exact_match(answer.short_answer, e) for e in row.get("expected", []))
 
 
 def share(num: float, den: float) -> float | None:
@@ -176,6 +186,11 @@ def _answer_metrics(results: list[QuestionResult]) -> dict:
         "abstention_precision": share(abstained_unanswerable, sum(r.abstained for r in results)),
         "abstention_recall": share(abstained_unanswerable, len(results) - len(answerable)),
         "wrongful_abstention": share(sum(r.abstained for r in answerable), len(answerable)),
+        "short_shown": share(sum(r.short_exact is not None for r in answerable), len(answerable)),
+        "short_exact": share(
+            sum(bool(r.short_exact) for r in answerable),
+            sum(r.short_exact is not None for r in answerable),
+        ),
     }
 
 

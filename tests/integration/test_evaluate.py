@@ -98,6 +98,23 @@ def test_metrics_on_hand_checked_cases():
     )
 
 
+def test_a_short_answer_counts_when_it_is_an_expected_answer_exactly():
+    from rag.answering import Answer
+    from rag.eval.metrics import score_question
+
+    row = {"question": "몇 곳?", "answerable": True, "expected": ["16곳", "16개"]}
+
+    def shown(short):
+        body = f"**{short}** — 기업 16곳이 참가했다." if short else "기업 16곳이 참가했다."
+        return score_question(row, Answer("몇 곳?", body, False, [], [], "ko", short_answer=short))
+
+    results = [shown("16곳"), shown("기업 16곳"), shown("")]
+    assert [r.short_exact for r in results] == [True, False, None]  # inside a longer span: no
+    m = aggregate(results, k=5)
+    assert m["short_shown"] == pytest.approx(2 / 3, abs=1e-3)
+    assert m["short_exact"] == 0.5
+
+
 @pytest.mark.parametrize(
     "expected, text, ok",
     [
