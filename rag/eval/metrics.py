@@ -186,11 +186,16 @@ def _answer_metrics(results: list[QuestionResult]) -> dict:
         "abstention_precision": share(abstained_unanswerable, sum(r.abstained for r in results)),
         "abstention_recall": share(abstained_unanswerable, len(results) - len(answerable)),
         "wrongful_abstention": share(sum(r.abstained for r in answerable), len(answerable)),
-        "short_shown": share(sum(r.short_exact is not None for r in answerable), len(answerable)),
-        "short_exact": share(
-            sum(bool(r.short_exact) for r in answerable),
-            sum(r.short_exact is not None for r in answerable),
-        ),
+        **_short_metrics(answerable),
+    }
+
+
+def _short_metrics(answerable: list[QuestionResult]) -> dict:
+    """How often a short answer leads, and how often it is an expected answer exactly."""
+    shown = [r for r in answerable if r.short_exact is not None]
+    return {
+        "short_shown": share(len(shown), len(answerable)),
+        "short_exact": share(sum(bool(r.short_exact) for r in shown), len(shown)),
     }
 
 
