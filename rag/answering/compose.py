@@ -26,6 +26,7 @@ from .reader import (
     Candidate,
     Model,
     absent_names,
+    can_answer,
     candidates,
     countries_asked,
     countries_together,
@@ -89,8 +90,9 @@ def short_answer(q: Question, best: Candidate, model: Model) -> str:
         return ""
     scores = model.span.scores([f for _, f in options])
     probabilities = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
-    k = int(probabilities.argmax())
-    return options[k][0].text if probabilities[k] >= model.short_threshold else ""
+    able = [k for k, (p, _) in enumerate(options) if can_answer(q, p)]
+    k = max(able, key=lambda k: probabilities[k], default=None)
+    return options[k][0].text if k is not None and probabilities[k] >= model.short_threshold else ""
 
 
 def quoted(chosen: list[Candidate], passages: list[Passage], lang: str, short: str = ""):

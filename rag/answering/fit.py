@@ -58,6 +58,7 @@ from .reader import (
     Linear,
     Model,
     absent_names,
+    can_answer,
     candidates,
     lacks_kind,
     question_features,
@@ -400,8 +401,8 @@ def korean_threshold(instances: list[dict], probabilities: np.ndarray, right: li
 
 
 def span_rows(instances: list[dict], model: Model):
-    """(rows, labels, groups, (phrase, truths)) of the phrases of each answerable question's
-    best sentence when that sentence is right."""
+    """(rows, labels, groups, (phrase, truths, whether it ``can_answer``)) of the phrases of
+    each answerable question's best sentence when that sentence is right."""
     rows, labels, groups, golds = [], [], [], []
     for g, inst in enumerate(instances):
         best, truths = _scored(inst, model), _gold_span(inst["gold"])
@@ -413,7 +414,7 @@ def span_rows(instances: list[dict], model: Model):
             rows.append(feats)
             labels.append(any(exact_match(phrase.text, t) for t in truths))
             groups.append(g)
-            golds.append((phrase.text, truths))
+            golds.append((phrase.text, truths, can_answer(inst["analysis"], phrase)))
     return rows, labels, groups, golds
 
 
@@ -451,10 +452,11 @@ def _held_out(
 
 def short_threshold(probabilities, groups, golds) -> float:
     """The lowest span probability at which the shown short answers (each question's most
-    probable phrase) keep ``SHORT_EM`` exact match on dev (held-out probabilities)."""
+    probable phrase of those that ``can_answer``) keep ``SHORT_EM`` exact match on dev (held-out
+    probabilities)."""
     best: dict[int, tuple[float, bool]] = {}
-    for p, g, (text, truths) in zip(probabilities, groups, golds):
-        if g not in best or p > best[g][0]:
+    for p, g, (text, truths, able) in zip(probabilities, groups, golds):
+        if able and (g not in best or p > best[g][0]):
             best[g] = (float(p), any(exact_match(text, t) for t in truths))
     cut, hits = 1.0, 0
     for n, (p, hit) in enumerate(sorted(best.values(), reverse=True), 1):

@@ -593,6 +593,17 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
     ]
 
 
+def can_answer(q: Question, p: Phrase) -> bool:
+    """Whether a phrase is of a kind that can answer the question at all: "when" is answered by
+    a date, "who" and "which organisation" not by a country ("미국", "한미 상무장관")."""
+    if q.wants == "date":
+        return "date" in p.kinds
+    if q.wants in ("person", "organization"):
+        names = [form for form, tag in p.tokens if tag == "NNP"]
+        return not names or not all(n in countries() or abbreviated_countries(n) for n in names)
+    return True
+
+
 YEAR_ONLY = re.compile(r"\d{2,4}\s?년도?")
 
 

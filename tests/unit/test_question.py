@@ -504,3 +504,36 @@ def test_a_sum_of_money_is_found_in_any_currency(sentence, money):
 )
 def test_the_language_an_answer_is_asked_in_is_not_a_name_it_must_meet(question, entities):
     assert analyse(question).entities == entities
+
+
+@pytest.mark.parametrize(
+    "question, sentence, able, unable",
+    [
+        (
+            "미국은 일본과 언제 양해각서를 체결했나?",
+            "미국은 영국·일본과도 양해각서를 체결했다.",
+            [],
+            ["영국·일본"],
+        ),
+        (
+            "양해각서를 체결한 한국 측 인사는 누구인가?",
+            "◇ 한미 상무장관, 이창양 장관과 러만도 장관이 MOU 체결",
+            ["이창양"],
+            ["한미 상무장관"],
+        ),
+        (
+            "양해각서는 언제 체결됐나?",
+            "양국은 2025년 10월 29일 양해각서를 체결했다.",
+            ["2025년 10월 29일"],
+            [],
+        ),
+    ],
+)
+def test_a_short_answer_must_be_of_a_kind_that_can_answer(question, sentence, able, unable):
+    """ "When" is answered by a date, "who" not by a country, whatever the span model prefers."""
+    from rag.answering.reader import can_answer
+
+    q = analyse(question)
+    verdicts = {p.text: can_answer(q, p) for p, _ in _span_options(question, sentence)}
+    assert all(verdicts[t] for t in able)
+    assert not any(verdicts[t] for t in unable)
