@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 CHUNKER_VERSION = (
-    2  # bump when the same text would be cut differently (indexes then need --rebuild)
+    3  # bump when the same text would be cut differently (indexes then need --rebuild)
 )
 # A sentence ends at . ? ! … (with closing quotes/brackets) before whitespace, or at a newline.
 _END = re.compile(r"[.?!。…]+['\"”’)\]]*(?=\s)|\n")
@@ -37,6 +37,10 @@ INSTRUCTION = re.compile(
     r"(?:이?라고)만\s*(?:답|대답|말)하|(?:너|당신)는\s*이제",
     re.I | re.M,
 )
+# A line that opens with a sub-heading or bullet marker ("◇ 한미 … 16개 기업 참가") is a sentence of
+# its own, whatever word it ends on; the sentence is the words after the marker.
+MARKERS = "◇◆■□◈▶"
+_MARKED_LINE = re.compile(f"^[{MARKERS}]")
 _NO_BREAK_BEFORE = re.compile(
     r"(?:\b[A-Z]|\b\d{1,3}|Mr|Mrs|Ms|Dr|St|vs|etc|No|Inc|Co|Jr|Sr|e\.g|i\.e)\.$"
 )
@@ -77,12 +81,13 @@ def count_tokens(text: str) -> int:
 
 
 def split_sentences(text: str, offset: int = 0) -> list[Span]:
-    """Sentences of ``text`` with their offsets (plus ``offset``), whitespace trimmed."""
+    """Sentences of ``text`` with their offsets (plus ``offset``), whitespace and a leading
+    heading marker trimmed."""
     spans: list[Span] = []
     start = 0
 
     def add(a: int, b: int):
-        while a < b and text[a].isspace():
+        while a < b and (text[a].isspace() or text[a] in MARKERS):
             a += 1
         while b > a and text[b - 1].isspace():
             b -= 1
@@ -91,7 +96,8 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
 
     for m in _END.finditer(text):
         if m.group() == "\n":
-            if _CONTINUES.search(text[start : m.start()].rstrip(" ")):
+            line = text[start : m.start()].strip(" ")
+            if _CONTINUES.search(line) and not _MARKED_LINE.match(line):
                 continue
         elif _NO_BREAK_BEFORE.search(text[max(start, m.end() - 12) : m.end()]):
             continue

@@ -69,6 +69,19 @@ def test_sentences_split_korean_and_english():
     ]
 
 
+def test_marked_heading_line_is_its_own_sentence():
+    # Ends in "가", as a line that goes on would; the marker says it is a heading.
+    text = (
+        "◇ 한미 '비즈니스 라운드테이블' 개최…양국 16개 기업 참가\n"
+        "행사에는 기업인들이 참석했다.\n계약을 위해\n서명했다."
+    )
+    assert [s.text for s in split_sentences(text)] == [
+        "한미 '비즈니스 라운드테이블' 개최…양국 16개 기업 참가",
+        "행사에는 기업인들이 참석했다.",
+        "계약을 위해\n서명했다.",
+    ]
+
+
 @hsettings(max_examples=60, deadline=None)
 @given(
     st.lists(
