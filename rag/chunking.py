@@ -39,8 +39,7 @@ INSTRUCTION = re.compile(
 )
 # A line that opens with a sub-heading or bullet marker ("◇ 한미 … 16개 기업 참가") is a sentence of
 # its own, whatever word it ends on; the sentence is the words after the marker.
-MARKERS = "◇◆■□◈▶"
-_MARKED_LINE = re.compile(f"^[{MARKERS}]")
+_MARKERS = "◇◆■□◈▶"
 _NO_BREAK_BEFORE = re.compile(
     r"(?:\b[A-Z]|\b\d{1,3}|Mr|Mrs|Ms|Dr|St|vs|etc|No|Inc|Co|Jr|Sr|e\.g|i\.e)\.$"
 )
@@ -87,7 +86,7 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     start = 0
 
     def add(a: int, b: int):
-        while a < b and (text[a].isspace() or text[a] in MARKERS):
+        while a < b and (text[a].isspace() or text[a] in _MARKERS):
             a += 1
         while b > a and text[b - 1].isspace():
             b -= 1
@@ -97,7 +96,7 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     for m in _END.finditer(text):
         if m.group() == "\n":
             line = text[start : m.start()].strip(" ")
-            if _CONTINUES.search(line) and not _MARKED_LINE.match(line):
+            if _CONTINUES.search(line) and not line.startswith(tuple(_MARKERS)):
                 continue
         elif _NO_BREAK_BEFORE.search(text[max(start, m.end() - 12) : m.end()]):
             continue

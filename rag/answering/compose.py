@@ -89,7 +89,8 @@ def short_answer(q: Question, best: Candidate, model: Model) -> str:
     if not options:
         return ""
     scores = model.span.scores([f for _, f in options])
-    probabilities = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+    weights = np.exp(scores - scores.max())
+    probabilities = weights / weights.sum()
     able = [k for k, (p, _) in enumerate(options) if can_answer(q, p)]
     k = max(able, key=lambda k: probabilities[k], default=None)
     return options[k][0].text if k is not None and probabilities[k] >= model.short_threshold else ""
