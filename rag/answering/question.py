@@ -377,7 +377,7 @@ def analyse(text: str) -> Question:
     return Question(text, language, wants, unit, attribute, entities, numbers, terms, counted)
 
 
-WH_TAGS = ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR")
+WH_TAGS = ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR", "NNP")  # Kiwi reads "누가" as a name (Luke)
 
 
 def _korean_wants(tokens) -> tuple[str, str, str]:
@@ -516,7 +516,10 @@ def _entities(text: str, tokens) -> tuple[str, ...]:
     names = [
         t.form.lower()
         for k, t in enumerate(tokens)
-        if t.tag == "NNP" and len(t.form) > 1 and not _answer_language(tokens, k)
+        if t.tag == "NNP"
+        and len(t.form) > 1
+        and t.form not in QUESTION_WORDS
+        and not _answer_language(tokens, k)
     ]
     latin = [
         w.lower()

@@ -506,6 +506,12 @@ def test_the_language_an_answer_is_asked_in_is_not_a_name_it_must_meet(question,
     assert analyse(question).entities == entities
 
 
+def test_a_question_word_kiwi_reads_as_a_name_is_still_the_question_word():
+    q = analyse("국가 원수격인 누가 책임정부의 대신을 공식적으로 임명하는가?")  # 누가: NNP (Luke)
+    assert q.wants == "person"
+    assert "누가" not in q.entities
+
+
 @pytest.mark.parametrize(
     "question, sentence, able, unable",
     [
