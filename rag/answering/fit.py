@@ -11,17 +11,18 @@ development questions. Every KorQuAD question is asked three ways:
     swapped name  a proper name of the question replaced by one from another article
 
 A sentence is a positive example when it holds the gold answer (in a passage from the gold
-paragraph); in a near miss or a swapped-name question no sentence is. The span model learns from
-the phrases of gold sentences that the reader picks: the phrase equal to the gold answer (KorQuAD's
-normalisation) is the positive one. The thresholds are chosen on the same data: a Korean question
-abstains below the answerability that maximises the share of questions handled right (answered
-with a right sentence, or abstained when not answerable), averaged over KorQuAD's answerable
-questions and near misses, mixed as the seed development questions mix answerable and
-unanswerable ones (a fifth unanswerable), and over the Korean seed development questions (news,
-the product's own kind of text); an English question below the answerability that keeps
-its wrongful abstention at ``WRONGFUL`` (the dev data have too few English unanswerables); a short
-answer is shown from the span probability where its exact match over shown answers reaches
-``SHORT_EM``.
+paragraph); in a near miss or a swapped-name question no sentence is. The span model
+(gradient-boosted trees) learns from the phrases of gold sentences that the reader picks: the
+phrase equal to the gold answer (KorQuAD's normalisation) is the positive one. The thresholds are
+chosen on the same data: a Korean question abstains below the answerability that maximises the
+share of questions handled right (answered with a right sentence, or abstained when not
+answerable), averaged over KorQuAD's answerable questions and near misses, mixed as the seed
+development questions mix answerable and unanswerable ones (a fifth unanswerable), and over the
+Korean seed development questions (news, the product's own kind of text); an English question below
+the answerability that keeps its wrongful abstention at ``WRONGFUL`` (the dev data have too few
+English unanswerables); a short answer is shown from the span probability where its exact match
+over shown answers reaches ``SHORT_EM``, on probabilities from span models fitted without the
+answer's article.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from .reader import (
     Candidate,
     Linear,
     Model,
+    Trees,
     absent_names,
     can_answer,
     candidates,
@@ -73,6 +75,16 @@ SHORT_EM = 0.65  # exact match over shown short answers the short threshold keep
 # (0.87 with one sentence), quoting two sentences for a fifth of them.
 SECOND_RATIO = 0.3
 C = 1.0  # inverse L2 strength of both logistic models
+# The span model's trees: 100 of depth 4 (some 3,000 nodes), each leaf at least 40 phrases; no
+# early stopping and a fixed seed, so that a refit reproduces them.
+TREES = {
+    "max_iter": 100,
+    "max_depth": 4,
+    "learning_rate": 0.1,
+    "min_samples_leaf": 40,
+    "early_stopping": False,
+    "random_state": 0,
+}
 SEED_WEIGHT = 1.0
 LEAVE_OUT_DRAWS = (
     4  # indexes of the development articles, each lacking another tenth of the paragraphs
@@ -303,6 +315,25 @@ def fit_listwise(
     return _linear(features, mean, scale, w, 0.0, False)
 
 
+def fit_trees(rows: list[dict], labels: list[bool], features: tuple[str, ...]) -> Trees:
+    """Gradient-boosted trees, pointwise (scikit-learn's histogram boosting; deterministic: no
+    early stopping, a fixed seed), written out as node tables."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.array([[r[f] for f in features] for r in rows], dtype=np.float64)
+    model = HistGradientBoostingClassifier(**TREES).fit(x, np.array(labels, dtype=int))
+    tables: dict[str, list] = {k: [] for k in ("feature", "threshold", "left", "right", "value")}
+    for (tree,) in model._predictors:  # one predictor per iteration for two classes
+        nodes = tree.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        tables["feature"].append([-1 if f else int(i) for f, i in zip(leaf, nodes["feature_idx"])])
+        tables["threshold"].append([float(t) for t in nodes["num_threshold"]])
+        tables["left"].append([int(n) for n in nodes["left"]])
+        tables["right"].append([int(n) for n in nodes["right"]])
+        tables["value"].append([float(v) if f else 0.0 for f, v in zip(leaf, nodes["value"])])
+    return Trees(features, float(model._baseline_prediction.ravel()[0]), **tables)
+
+
 def _scored(inst: dict, model: Model) -> Candidate | None:
     """Score an instance's candidates; its best allowed one."""
     score(model, inst["candidates"])
@@ -418,29 +449,25 @@ def span_rows(instances: list[dict], model: Model):
     return rows, labels, groups, golds
 
 
-def _span_groups(rows: list[dict], labels: list[bool], groups: list[int]):
-    """(rows, labels) per question, for the listwise span model (questions with a right phrase)."""
-    by: dict[int, tuple[list, list]] = {}
-    for r, y, g in zip(rows, labels, groups):
-        by.setdefault(g, ([], []))
-        by[g][0].append(r)
-        by[g][1].append(y)
-    return [v for v in by.values() if any(v[1])]
+def _article(inst: dict) -> str:
+    """The article an answerable instance's gold answer is in (KorQuAD's paragraph files are
+    named by article: kq060_03.txt), or its seed article."""
+    gold = inst["gold"]
+    return gold["source"].split("_")[0] if "source" in gold else gold["sources"][0]
 
 
 def _held_out(
-    rows: list[dict], labels: list[bool], groups: list[int], folds: int = 5
+    rows: list[dict], labels: list[bool], groups: list[int], articles: list[str], folds: int = 5
 ) -> np.ndarray:
     """Each phrase's probability (softmax over its sentence's phrases) from a span model fitted
-    without its question's fold, so the threshold is chosen on answers it was not fitted to."""
+    without its article's fold, so the threshold is chosen on answers it was not fitted to: trees
+    remember a paragraph's sentences, and its other questions would otherwise vouch for them."""
     out = np.zeros(len(rows))
-    fold = np.array([g % folds for g in groups])
+    number = {a: n for n, a in enumerate(sorted(set(articles)))}
+    fold = np.array([number[a] % folds for a in articles])
     for k in range(folds):
         train = [i for i in range(len(rows)) if fold[i] != k]
-        picked = _span_groups(
-            [rows[i] for i in train], [labels[i] for i in train], [groups[i] for i in train]
-        )
-        model = fit_listwise(picked, SPAN_FEATURES)
+        model = fit_trees([rows[i] for i in train], [labels[i] for i in train], SPAN_FEATURES)
         test = np.flatnonzero(fold == k)
         scores = model.scores([rows[i] for i in test])
         for g in {groups[i] for i in test}:
@@ -509,8 +536,9 @@ def fit_models(data: list[dict], log=_log) -> dict:
     threshold_english = english_threshold(data, probabilities)
     s_rows, s_labels, s_groups, golds = span_rows(data, model)
     log(f"Fitting the span model on {len(s_rows)} phrases of {len(set(s_groups))} answers …")
-    span = fit_listwise(_span_groups(s_rows, s_labels, s_groups), SPAN_FEATURES)
-    short = short_threshold(_held_out(s_rows, s_labels, s_groups), s_groups, golds)
+    span = fit_trees(s_rows, s_labels, SPAN_FEATURES)
+    articles = [_article(data[g]) for g in s_groups]
+    short = short_threshold(_held_out(s_rows, s_labels, s_groups, articles), s_groups, golds)
     kinds = {
         k: sum(i["kind"] == k for i in data)
         for k in ("answerable", "near miss", "swapped name", "seed")
@@ -519,7 +547,7 @@ def fit_models(data: list[dict], log=_log) -> dict:
     return {
         "sentence": as_dict(sentence),
         "answerable": as_dict(answerable),
-        "span": as_dict(span),
+        "span": span.as_dict(),
         "answer_threshold": threshold,
         "answer_threshold_cross_lingual": threshold_english,
         "second_ratio": SECOND_RATIO,

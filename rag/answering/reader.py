@@ -11,7 +11,8 @@
 2. Whether the question is answered at all is a second model, over the question as a whole:
    the best candidate's score and lead, its features, whether the retrieved passages name the
    question's names at all, how well retrieval matched.
-3. Inside the chosen sentence every phrase is a candidate short answer, scored by a third model.
+3. Inside the chosen sentence every phrase is a candidate short answer, scored by a third model
+   (gradient-boosted trees, ``Trees``).
 
 A sentence whose passage gives another ordinal of the question's series ("제57차" for a question
 about "제58차"), or names countries but not the one the question asks about ("한미" for a question
@@ -118,6 +119,7 @@ SPAN_FEATURES = (
     "right_match",
     "verb_after_match",
     "verb_noun",
+    "glosses_question",
 )
 
 
@@ -588,7 +590,14 @@ def span_candidates(q: Question, candidate: Candidate) -> list[tuple[Phrase, dic
     if q.wants == "number":
         options = _to_units(options, sentence, candidate.tokens)
     return [
-        (p, {**_phrase_features(q, p, sentence, hits, asked), **_window(p, words, asked), **wanted})
+        (
+            p,
+            {
+                **_phrase_features(q, p, sentence, hits, asked),
+                **_window(p, words, asked, sentence),
+                **wanted,
+            },
+        )
         for p in options
     ]
 
@@ -698,14 +707,22 @@ def _content(tokens) -> dict:
     return {"content": content, "predicates": predicates}
 
 
-def _window(p: Phrase, words: dict, asked: dict) -> dict:
+def _window(p: Phrase, words: dict, asked: dict, sentence: str) -> dict:
     """How much of the question surrounds a phrase: the share of the ``WINDOW`` content words
     before it and after it that the question has too, and whether the first predicate after it
-    is the question's ("… 3.5%로 확대하는 …" for "… 몇 퍼센트로 확대하나?"); and whether the
+    is the question's ("… 3.5%로 확대하는 …" for "… 몇 퍼센트로 확대하나?"); whether the
     phrase ends on a noun made a verb by 하다 or 되다 ("운영하고", "채용된"), which names an
-    action, not a thing. The answer sits where the question's own words are, in their place."""
+    action, not a thing; and whether it glosses a word of the question in brackets ("양해각서(MOU)"
+    for a question about the 양해각서: it restates the question unless that asks for the gloss).
+    The answer sits where the question's own words are, in their place."""
     content, terms = words["content"], asked["terms"]
     before = [t for t in content if t.start < p.start][-WINDOW:]
+    glossed = (
+        bool(before)
+        and sentence[p.start - 1 : p.start] == "("
+        and before[-1].start + before[-1].len == p.start - 1
+        and before[-1].form.lower() in terms
+    )
     after = [t for t in content if t.start >= p.end]
     verb = next((t for t in words["predicates"] if t.start >= p.end), None)
     return {
@@ -713,6 +730,7 @@ def _window(p: Phrase, words: dict, asked: dict) -> dict:
         "right_match": sum(t.form.lower() in terms for t in after[:WINDOW]) / WINDOW,
         "verb_after_match": float(verb is not None and verb.form in terms),
         "verb_noun": float(any(p.start <= t.start < p.end for t in words["predicates"])),
+        "glosses_question": float(glossed),
     }
 
 
@@ -749,6 +767,49 @@ class Linear:
         return 1.0 / (1.0 + np.exp(-self.scores(rows)))
 
 
+class Trees:
+    """A fitted ensemble of gradient-boosted regression trees over named features (scikit-learn's
+    ``HistGradientBoostingClassifier``, written out as node tables): scores are its log-odds.
+    The span model is one: which phrase answers depends on combinations of its features (a date
+    of the asked grain, right after the question's words) that one weight each cannot express.
+    Each tree's nodes are lists of feature index (-1 at a leaf), threshold (a row goes left when
+    its value is at most it), left and right child, and value (at a leaf)."""
+
+    def __init__(self, features, baseline, feature, threshold, left, right, value):  # noqa: PLR0913
+        self.features, self.baseline = tuple(features), float(baseline)
+        self.tables = {
+            "feature": feature,
+            "threshold": threshold,
+            "left": left,
+            "right": right,
+            "value": value,
+        }
+        width = max(len(t) for t in feature)
+        pad = lambda tables, fill: np.array([t + [fill] * (width - len(t)) for t in tables])  # noqa: E731
+        self._feature, self._threshold = pad(feature, -1), pad(threshold, 0.0)
+        self._left, self._right, self._value = pad(left, 0), pad(right, 0), pad(value, 0.0)
+
+    def scores(self, rows: list[dict]) -> np.ndarray:
+        if not rows:
+            return np.zeros(0)
+        x = np.array([[r[f] for f in self.features] for r in rows], dtype=np.float64)
+        trees = np.arange(len(self._feature))[:, None]
+        node = np.zeros((len(trees), len(x)), dtype=np.int64)  # every tree's node for every row
+        for _ in range(self._feature.shape[1]):
+            feature = self._feature[trees, node]
+            if (feature < 0).all():
+                break
+            left = x[np.arange(len(x)), np.maximum(feature, 0)] <= self._threshold[trees, node]
+            step = np.where(left, self._left[trees, node], self._right[trees, node])
+            node = np.where(feature < 0, node, step)
+        return self.baseline + self._value[trees, node].sum(axis=0)
+
+    def as_dict(self) -> dict:
+        return {"kind": "trees", "features": list(self.features), "baseline": self.baseline} | (
+            self.tables
+        )
+
+
 @dataclass(frozen=True)
 class Model:
     """The fitted reader: sentence scorer, answerability and span models, and the thresholds
@@ -756,7 +817,7 @@ class Model:
 
     sentence: Linear
     answerable: Linear
-    span: Linear
+    span: Trees
     answer_threshold: float  # answerability below it: abstain
     answer_threshold_cross_lingual: float  # the same for an English question
     second_ratio: (
@@ -783,9 +844,11 @@ def score(model: Model, found: list[Candidate]) -> None:
 def load_model(path: Path = MODEL_FILE) -> Model:
     """The shipped model (``rag fit`` writes it)."""
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    parts = [Linear(**_tuples(raw[k])) for k in ("sentence", "answerable", "span")]
+    parts = [Linear(**_tuples(raw[k])) for k in ("sentence", "answerable")]
+    span = Trees(**{k: v for k, v in raw["span"].items() if k != "kind"})
     return Model(
         *parts,
+        span,
         raw["answer_threshold"],
         raw["answer_threshold_cross_lingual"],
         raw["second_ratio"],

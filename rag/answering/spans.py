@@ -143,13 +143,28 @@ def _inside(sentence: str, tokens, run: list) -> list[Phrase]:
         for i in range(len(run))
         if _starts(run[i]) and (i == 0 or _gap(sentence, run[i - 1], run[i]))
     ]
+    after = next((t for t in tokens if t.start >= run[last].start + run[last].len), None)
     ends = [
         j
         for j in range(len(run))
-        if _ends(run[j]) and (j == last or _gap(sentence, run[j], run[j + 1]))
+        if _ends(run[j])
+        and (
+            _gap(sentence, run[j], run[j + 1]) if j < last else _word_ends(sentence, run[j], after)
+        )
     ]
     pairs = [(i, j) for i in starts for j in ends if i <= j < i + MAX_TOKENS]
     return [_phrase(sentence, tokens, run, i, j) for i, j in pairs]
+
+
+# What Kiwi reads after a noun inside one word when it has split a name: "이창양" is 이창 + 양
+# (a determiner), so "이창" is no phrase of its own.
+SPLIT_NAME_TAGS = ("MM", "MAG", "MAJ", "IC")
+
+
+def _word_ends(sentence: str, last, after) -> bool:
+    """Whether a phrase may end on ``last``, the end of a run of nouns: at the end of its word, or
+    before a particle, ending or suffix, not before a determiner or adverb glued to it."""
+    return after is None or _gap(sentence, last, after) or after.tag not in SPLIT_NAME_TAGS
 
 
 def _starts(t) -> bool:

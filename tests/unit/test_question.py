@@ -543,3 +543,27 @@ def test_a_short_answer_must_be_of_a_kind_that_can_answer(question, sentence, ab
     verdicts = {p.text: can_answer(q, p) for p, _ in _span_options(question, sentence)}
     assert all(verdicts[t] for t in able)
     assert not any(verdicts[t] for t in unable)
+
+
+SIGNED = (
+    "이창양 산업통상자원부 장관과 지나 러만도 미국 상무장관은 '한미 공급망·산업 대화' "
+    "양해각서(MOU)를 체결했다."
+)
+
+
+def test_a_name_kiwi_splits_before_a_determiner_is_no_phrase_of_its_own():
+    # Kiwi reads 이창양 as 이창 + 양 (a determiner): the name is a phrase, its first part is not
+    found = [p.text for p in phrases(SIGNED)]
+    assert "이창양" in found and "이창" not in found
+    assert "2500명" in [p.text for p in phrases("공사에는 총 2500명이 동원되었다.")]  # a particle
+
+
+def test_a_bracketed_gloss_of_a_question_word_is_marked_as_one():
+    from rag.answering.reader import Candidate, span_candidates
+    from rag.chunking import Span
+
+    q = analyse("한미 공급망·산업 대화 양해각서에 서명한 한국 장관은 누구인가?")
+    candidate = Candidate(0, Span(0, len(SIGNED), SIGNED), analyze_tokens([SIGNED])[0], {})
+    glosses = {p.text: f["glosses_question"] for p, f in span_candidates(q, candidate)}
+    assert glosses["MOU"] == 1.0  # 양해각서(MOU): the question's own word, in English
+    assert glosses["이창양"] == 0.0 and glosses["양해각서"] == 0.0
