@@ -75,7 +75,7 @@ SHORT_EM = 0.65  # exact match over shown short answers the short threshold keep
 # (0.87 with one sentence), quoting two sentences for a fifth of them.
 SECOND_RATIO = 0.3
 C = 1.0  # inverse L2 strength of both logistic models
-# The span model's trees: 100 of depth 4 (some 3,000 nodes), each leaf at least 40 phrases; no
+# The span model's trees: 100 of depth 4 (some 2,800 nodes), each leaf at least 40 phrases; no
 # early stopping and a fixed seed, so that a refit reproduces them.
 TREES = {
     "max_iter": 100,

@@ -809,6 +809,10 @@ class Trees:
             self.tables
         )
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Trees:
+        return cls(**{k: v for k, v in d.items() if k != "kind"})
+
 
 @dataclass(frozen=True)
 class Model:
@@ -845,10 +849,9 @@ def load_model(path: Path = MODEL_FILE) -> Model:
     """The shipped model (``rag fit`` writes it)."""
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
     parts = [Linear(**_tuples(raw[k])) for k in ("sentence", "answerable")]
-    span = Trees(**{k: v for k, v in raw["span"].items() if k != "kind"})
     return Model(
         *parts,
-        span,
+        Trees.from_dict(raw["span"]),
         raw["answer_threshold"],
         raw["answer_threshold_cross_lingual"],
         raw["second_ratio"],
