@@ -55,6 +55,12 @@ def korquad():
     return json.loads(KORQUAD.read_text(encoding="utf-8"))
 
 
+def quoted_in(quote: str, answer: str) -> bool:
+    """Whether a cited sentence is in an answer as a reader sees it: the short answer's bold
+    marks dropped, and the quote's line breaks read as spaces."""
+    return " ".join(quote.split()) in " ".join(answer.replace("**", "").split())
+
+
 def run_cli(*args, cwd=ROOT, env=None, input=None, timeout=600):
     """The real `rag` command as a subprocess."""
     full_env = {**os.environ, **(env or {})}

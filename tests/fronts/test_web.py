@@ -12,7 +12,7 @@ import shutil
 import time
 
 import pytest
-from helpers import CHROMIUM, korean_pdf, need_chromium
+from helpers import CHROMIUM, korean_pdf, need_chromium, quoted_in
 from helpers import CHROMIUM_FLAGS as FLAGS
 
 from rag.bench import webload
@@ -240,7 +240,7 @@ def test_a_thumbs_down_with_a_comment_is_stored_exported_and_run(page, server, t
     rated = [json.loads(line) for line in cases.read_text(encoding="utf-8").splitlines()]
     case = next(c for c in rated if c["question"] == question)
     assert case["rating"] == "down" and case["comment"] == "미·영 양해각서 날짜입니다 (test)"
-    assert case["citations"] and case["citations"][0]["text"] in case["answer"]
+    assert case["citations"] and quoted_in(case["citations"][0]["text"], case["answer"])
     run = run_cli(
         "eval",
         "feedback",

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from helpers import run_cli
+from helpers import quoted_in, run_cli
 
 from rag.answering import ask
 from rag.answering.reader import Trees
@@ -33,8 +33,7 @@ def test_the_answer_leads_with_the_fact_and_cites_its_article(
     assert not a.abstained, a.answer
     lead = a.answer.split("[")[0]  # the first cited sentence (and the short answer before it)
     assert fact in lead and a.citations[0].source == source
-    shown = " ".join(a.answer.replace("**", "").split())  # lines of the quote join with spaces
-    assert " ".join(a.citations[0].text.split()) in shown
+    assert quoted_in(a.citations[0].text, a.answer)
 
 
 def test_a_short_answer_is_bold_first_and_bold_in_its_sentence(seed_settings):
