@@ -143,7 +143,7 @@ def _inside(sentence: str, tokens, run: list) -> list[Phrase]:
         for i in range(len(run))
         if _starts(run[i]) and (i == 0 or _gap(sentence, run[i - 1], run[i]))
     ]
-    after = next((t for t in tokens if t.start >= run[last].start + run[last].len), None)
+    after = _token_after(tokens, run[last])
     ends = [
         j
         for j in range(len(run))
@@ -165,6 +165,11 @@ def _word_ends(sentence: str, last, after) -> bool:
     """Whether a phrase may end on ``last``, the end of a run of nouns: at the end of its word, or
     before a particle, ending or suffix, not before a determiner or adverb glued to it."""
     return after is None or _gap(sentence, last, after) or after.tag not in SPLIT_NAME_TAGS
+
+
+def _token_after(tokens, token):
+    """The token that follows ``token`` in the sentence, or None."""
+    return next((t for t in tokens if t.start >= token.start + token.len), None)
 
 
 def _starts(t) -> bool:
@@ -224,7 +229,7 @@ def _runs(tokens) -> list[list]:
 def _phrase(sentence: str, tokens, run: list, i: int, j: int) -> Phrase:
     first, last = run[i], run[j]
     start, end = first.start, last.start + last.len
-    after = next((t.form for t in tokens if t.start >= end), "")
+    after = getattr(_token_after(tokens, last), "form", "")
     before = next((t.form for t in reversed(tokens) if t.start + t.len <= start), "")
     parts = tuple((t.form, t.tag) for t in run[i : j + 1])
     return Phrase(
