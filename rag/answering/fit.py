@@ -8,7 +8,8 @@ development questions. Every KorQuAD question is asked three ways:
     near miss     against an index without its paragraph (four such indexes, each lacking
                   another tenth of the paragraphs) that holds its article's other paragraphs:
                   the topic, but not the fact
-    swapped name  a proper name of the question replaced by one from another article
+    swapped name  a proper name of the question replaced by one from another article (three
+                  independent draws, each counting a third)
 
 A sentence is a positive example when it holds the gold answer (in a passage from the gold
 paragraph); in a near miss or a swapped-name question no sentence is. The span model
@@ -30,12 +31,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import random
 import re
 import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -86,6 +87,9 @@ TREES = {
     "random_state": 0,
 }
 SEED_WEIGHT = 1.0
+# Independent draws of swapped names per question, each counting 1/SWAP_DRAWS of a question: the
+# answer threshold is chosen on a flat optimum, and one random draw of negatives moves it.
+SWAP_DRAWS = 3
 LEAVE_OUT_DRAWS = (
     4  # indexes of the development articles, each lacking another tenth of the paragraphs
 )
@@ -104,13 +108,23 @@ def _korquad_index(settings: Settings, work: Path):
     return korquad, selection.questions
 
 
-def _swapped(question: str, entities: list[str], pool: list[str], rng: random.Random) -> str | None:
-    """The question with its first proper name replaced by another article's."""
+def _swapped(question: str, key: str, entities: list[str], pool: Counter) -> str | None:
+    """The question with its first proper name replaced by one of ``pool`` (names counted by the
+    questions that ask about them), drawn in proportion to its count by weighted rendezvous
+    hashing on ``key``: a name's draw is -ln(u) / count, u its hash with the key, and the least
+    wins. The draw depends on the key and that name alone, so a question keeps its swap when
+    other names come and go (only a new name that draws lower changes it): a change to the
+    question analysis moves the swapped-name negatives only where it touches them."""
     names = [e for e in entities if e in question]
-    if not names or not pool:
+    others = [n for n in pool if n != names[0]] if names else []
+    if not others:
         return None
-    other = rng.choice([p for p in pool if p != names[0]] or pool)
-    return question.replace(names[0], other, 1)
+
+    def draw(name: str) -> float:
+        digest = hashlib.sha1(f"{key}\t{name}".encode()).digest()
+        return -math.log((int.from_bytes(digest[:8], "big") + 1) / 2**64) / pool[name]
+
+    return question.replace(names[0], min(others, key=draw), 1)
 
 
 def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
@@ -119,7 +133,7 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
     of left-out paragraphs against indexes that lack them."""
     korquad, questions = _korquad_index(settings, work)
     index = open_index(korquad)
-    swaps = _swaps(questions)
+    draws = [_swaps(questions, draw) for draw in range(SWAP_DRAWS)]
     out = []
     started = time.time()
     for n, q in enumerate(questions, 1):
@@ -128,15 +142,10 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
         out.append(
             {"question": q["question"], "passages": hits, "gold": gold, "kind": "answerable"}
         )
-        if swaps[q["id"]]:
-            passages = search_index(index, swaps[q["id"]], korquad, k=5)
+        for swapped in filter(None, (swaps[q["id"]] for swaps in draws)):
+            passages = search_index(index, swapped, korquad, k=5)
             out.append(
-                {
-                    "question": swaps[q["id"]],
-                    "passages": passages,
-                    "gold": None,
-                    "kind": "swapped name",
-                }
+                {"question": swapped, "passages": passages, "gold": None, "kind": "swapped name"}
             )
         if n % 500 == 0:
             log(f"  {n} of {len(questions)} questions ({time.time() - started:.0f} s)")
@@ -149,19 +158,21 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
     return out
 
 
-def _swaps(questions: list[dict]) -> dict[str, str | None]:
-    """Each question with a Korean proper name of it replaced by one from another article (None
-    when it names none)."""
-    rng = random.Random(0)
+def _swaps(questions: list[dict], draw: int = 0) -> dict[str, str | None]:
+    """Each question with a Korean proper name of it replaced by one that only other articles'
+    questions name (None when it names none); ``draw`` numbers independent draws."""
     entities = {q["id"]: analyse(q["question"]).entities for q in questions}
-    pool_by_article: dict[int, list[str]] = {}
+    names_by_article: dict[int, Counter] = {}
     for q in questions:
         names = [e for e in entities[q["id"]] if re.search(r"[가-힣]", e)]
-        pool_by_article.setdefault(q["article"], []).extend(names)
+        names_by_article.setdefault(q["article"], Counter()).update(names)
+    every = sum(names_by_article.values(), Counter())
     swaps = {}
     for q in questions:
-        pool = [e for a, names in pool_by_article.items() if a != q["article"] for e in names]
-        swaps[q["id"]] = _swapped(q["question"], list(entities[q["id"]]), pool, rng)
+        own = names_by_article[q["article"]]
+        pool = Counter({n: c for n, c in every.items() if n not in own})
+        key = f"{draw}/{q['id']}"
+        swaps[q["id"]] = _swapped(q["question"], key, list(entities[q["id"]]), pool)
     return swaps
 
 
@@ -498,8 +509,9 @@ def _sha(path: Path) -> str:
 
 
 def _weight(inst: dict) -> float:
-    """News is what the product reads: a seed question counts ``SEED_WEIGHT`` KorQuAD ones."""
-    return SEED_WEIGHT if inst["kind"] == "seed" else 1.0
+    """News is what the product reads: a seed question counts ``SEED_WEIGHT`` KorQuAD ones; each of
+    a question's ``SWAP_DRAWS`` swapped-name forms counts a share of one."""
+    return {"seed": SEED_WEIGHT, "swapped name": 1 / SWAP_DRAWS}.get(inst["kind"], 1.0)
 
 
 def ranked_instances(data: list[dict]) -> list[dict]:
