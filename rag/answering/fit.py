@@ -8,8 +8,7 @@ development questions. Every KorQuAD question is asked three ways:
     near miss     against an index without its paragraph (four such indexes, each lacking
                   another tenth of the paragraphs) that holds its article's other paragraphs:
                   the topic, but not the fact
-    swapped name  a proper name of the question replaced by one from another article (three
-                  independent draws, each counting a third)
+    swapped name  a proper name of the question replaced by one from another article
 
 A sentence is a positive example when it holds the gold answer (in a passage from the gold
 paragraph); in a near miss or a swapped-name question no sentence is. The span model
@@ -87,9 +86,6 @@ TREES = {
     "random_state": 0,
 }
 SEED_WEIGHT = 1.0
-# Independent draws of swapped names per question, each counting 1/SWAP_DRAWS of a question: the
-# answer threshold is chosen on a flat optimum, and one random draw of negatives moves it.
-SWAP_DRAWS = 3
 LEAVE_OUT_DRAWS = (
     4  # indexes of the development articles, each lacking another tenth of the paragraphs
 )
@@ -133,7 +129,7 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
     of left-out paragraphs against indexes that lack them."""
     korquad, questions = _korquad_index(settings, work)
     index = open_index(korquad)
-    draws = [_swaps(questions, draw) for draw in range(SWAP_DRAWS)]
+    swaps = _swaps(questions)
     out = []
     started = time.time()
     for n, q in enumerate(questions, 1):
@@ -142,7 +138,7 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
         out.append(
             {"question": q["question"], "passages": hits, "gold": gold, "kind": "answerable"}
         )
-        for swapped in filter(None, (swaps[q["id"]] for swaps in draws)):
+        if swapped := swaps[q["id"]]:
             passages = search_index(index, swapped, korquad, k=5)
             out.append(
                 {"question": swapped, "passages": passages, "gold": None, "kind": "swapped name"}
@@ -160,7 +156,8 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
 
 def _swaps(questions: list[dict], draw: int = 0) -> dict[str, str | None]:
     """Each question with a Korean proper name of it replaced by one that only other articles'
-    questions name (None when it names none); ``draw`` numbers independent draws."""
+    questions name (None when it names none). ``draw`` numbers independent draws: ``rag fit``
+    uses the first; ``scripts/swap_draws.py`` measures how far others move the fit."""
     entities = {q["id"]: analyse(q["question"]).entities for q in questions}
     names_by_article: dict[int, Counter] = {}
     for q in questions:
@@ -509,9 +506,8 @@ def _sha(path: Path) -> str:
 
 
 def _weight(inst: dict) -> float:
-    """News is what the product reads: a seed question counts ``SEED_WEIGHT`` KorQuAD ones; each of
-    a question's ``SWAP_DRAWS`` swapped-name forms counts a share of one."""
-    return {"seed": SEED_WEIGHT, "swapped name": 1 / SWAP_DRAWS}.get(inst["kind"], 1.0)
+    """News is what the product reads: a seed question counts ``SEED_WEIGHT`` KorQuAD ones."""
+    return SEED_WEIGHT if inst["kind"] == "seed" else 1.0
 
 
 def ranked_instances(data: list[dict]) -> list[dict]:
