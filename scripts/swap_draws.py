@@ -29,7 +29,6 @@ from rag.answering.reader import QUESTION_FEATURES  # noqa: E402
 from rag.embeddings import get_embedder  # noqa: E402
 from rag.eval.korquad import near_miss  # noqa: E402
 from rag.indexing import open_index  # noqa: E402
-from rag.retrieve import search_index  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
 DRAWS = 6
@@ -40,20 +39,15 @@ def swapped_draws(settings, cache: Path) -> dict[int, list[dict]]:
     """Swapped-name instances of draws 0 to ``DRAWS`` - 1, featurised."""
     korquad = replace(settings, index_dir=cache / "korquad-index")
     index, questions = open_index(korquad), near_miss("dev", 0.0).questions
-    out = {}
-    for draw in range(DRAWS):
-        swaps = _swapped_questions(questions, draw)
-        found = [
-            {
-                "question": s,
-                "passages": search_index(index, s, korquad, k=5),
-                "gold": None,
-                "kind": "swapped name",
-            }
-            for s in swaps
-        ]
-        out[draw] = fit.featurise(found, get_embedder(settings), index)
-    return out
+    embedder = get_embedder(settings)
+    return {
+        draw: fit.featurise(
+            [fit.swapped_instance(s, index, korquad) for s in _swapped_questions(questions, draw)],
+            embedder,
+            index,
+        )
+        for draw in range(DRAWS)
+    }
 
 
 def _swapped_questions(questions: list[dict], draw: int) -> list[str]:

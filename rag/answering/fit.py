@@ -138,11 +138,8 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
         out.append(
             {"question": q["question"], "passages": hits, "gold": gold, "kind": "answerable"}
         )
-        if swapped := swaps[q["id"]]:
-            passages = search_index(index, swapped, korquad, k=5)
-            out.append(
-                {"question": swapped, "passages": passages, "gold": None, "kind": "swapped name"}
-            )
+        if swaps[q["id"]]:
+            out.append(swapped_instance(swaps[q["id"]], index, korquad))
         if n % 500 == 0:
             log(f"  {n} of {len(questions)} questions ({time.time() - started:.0f} s)")
     for lacking, left_out in _left_out_indexes(korquad, work):
@@ -152,6 +149,12 @@ def korquad_instances(settings: Settings, work: Path, log=_log) -> list[dict]:
                 {"question": q["question"], "passages": passages, "gold": None, "kind": "near miss"}
             )
     return out
+
+
+def swapped_instance(question: str, index, korquad: Settings) -> dict:
+    """A swapped-name question with its passages: unanswerable, so no gold."""
+    passages = search_index(index, question, korquad, k=5)
+    return {"question": question, "passages": passages, "gold": None, "kind": "swapped name"}
 
 
 def _swaps(questions: list[dict], draw: int = 0) -> dict[str, str | None]:
@@ -164,13 +167,16 @@ def _swaps(questions: list[dict], draw: int = 0) -> dict[str, str | None]:
         names = [e for e in entities[q["id"]] if re.search(r"[가-힣]", e)]
         names_by_article.setdefault(q["article"], Counter()).update(names)
     every = sum(names_by_article.values(), Counter())
-    swaps = {}
-    for q in questions:
-        own = names_by_article[q["article"]]
-        pool = Counter({n: c for n, c in every.items() if n not in own})
-        key = f"{draw}/{q['id']}"
-        swaps[q["id"]] = _swapped(q["question"], key, list(entities[q["id"]]), pool)
-    return swaps
+    pools = {
+        a: Counter({n: c for n, c in every.items() if n not in own})
+        for a, own in names_by_article.items()
+    }
+    return {
+        q["id"]: _swapped(
+            q["question"], f"{draw}/{q['id']}", list(entities[q["id"]]), pools[q["article"]]
+        )
+        for q in questions
+    }
 
 
 def _left_out_indexes(korquad: Settings, work: Path):
