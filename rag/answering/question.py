@@ -324,7 +324,7 @@ def unit_after(tokens, k: int) -> str:
             i = close + 1
             continue
         nxt = tokens[i + 1].form if i + 1 < len(tokens) else ""
-        if (t.form in MAGNITUDES and t.tag != "NNB") or is_number_token(t):
+        if (t.form in MAGNITUDES and t.tag != "NNB") or is_number_token(t) or is_about(t):
             i, looked = i + 1, looked + 1
             continue
         if t.form == "번" and nxt == "째":
@@ -344,6 +344,11 @@ def _aside_end(tokens, i: int) -> int:
 
 DEGREE_SIGNS = {"°", "º", "'", "˚"}
 _RANGE = re.compile(r"\d+(?:\.\d+)?[-~]\d+(?:\.\d+)?")
+
+
+def is_about(t) -> bool:
+    """The suffix 여 of an approximate number ("30여 명", "100여 개국"): more than, not a unit."""
+    return t.form == "여" and t.tag == "XSN"
 
 
 def is_number_token(t) -> bool:
@@ -461,8 +466,11 @@ def _wh_kind(tokens, at: int) -> tuple[str, str]:
 
 
 def _unit_after(tokens, i: int) -> str:
-    """The counter after 몇: one morpheme, or two for "조 원", "번째", "퍼센트"."""
+    """The counter after 몇: one morpheme, or two for "조 원", "번째", "퍼센트"; none when a
+    particle or an ending follows ("몇으로", "몇이다")."""
     form = tokens[i].form
+    if tokens[i].tag.startswith(("J", "E")) or tokens[i].tag == "VCP":
+        return ""
     if (
         i + 1 < len(tokens)
         and tokens[i + 1].tag in ("XSN", "NNB")
@@ -473,9 +481,15 @@ def _unit_after(tokens, i: int) -> str:
 
 
 def _is_count(tokens, at: int) -> bool:
-    """ "몇 년 동안" / "몇 년 만에" / "몇 년 전" count years; "몇 년에" asks for a year."""
+    """ "몇 년 동안" / "몇 년 만에" / "몇 년 전" count years, as does a question about a span of
+    time ("기간은 몇 년인가", but "시간은 몇 시" asks the hour); "몇 년에" asks for a year."""
     after = [t.form for t in tokens[at + 2 : at + 4]]
-    return bool({"동안", "만", "째", "간", "이내", "전", "후"} & set(after))
+    span = _asked_attribute(tokens, at) in DURATIONS and tokens[at + 1].form != "시"
+    return bool({"동안", "만", "째", "간", "이내", "전", "후"} & set(after)) or span
+
+
+# Nouns for a span of time: "몇 년" asked about one counts years.
+DURATIONS = {"기간", "시간", "세월", "동안", "기한", "공백"}
 
 
 def _asked_attribute(tokens, at: int | None) -> str:

@@ -25,6 +25,7 @@ import functools
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -485,13 +486,43 @@ def absent_names(q: Question, passages: list[Passage]) -> list[str]:
 
 def _named_in(entity: str, where: str) -> bool:
     """A name is held when it is, or every word of it is, or (a misspelt or partial form) a
-    run of two thirds of its characters is."""
+    run of two thirds of its characters is, or it is spelt another way (``_spelt_otherwise``)."""
     words = [_flat(w) for w in entity.split()]
     if all(w in where for w in words):
         return True
     flat = _flat(entity)
     size = max(2, math.ceil(len(flat) * 2 / 3))
-    return any(flat[k : k + size] in where for k in range(len(flat) - size + 1))
+    runs = (flat[k : k + size] for k in range(len(flat) - size + 1))
+    return any(run in where for run in runs) or _spelt_otherwise(flat, where)
+
+
+def _spelt_otherwise(name: str, where: str) -> bool:
+    """Whether a Hangul name of three or more syllables is in ``where`` spelt another way: from
+    one of its first syllable's places there, within one letter (jamo) edit per three syllables
+    ("바르세롤나" is "바르셀로나", "도날드" "도널드"). Foreign names are transliterated in more than
+    one way, and questions misspell them; two syllables are too short to tell a misspelling from
+    another name."""
+    if len(name) < 3 or not re.fullmatch(r"[가-힣]+", name):
+        return False
+    budget, letters = (len(name) + 1) // 3, _letters(name)
+    return any(
+        _prefix_distance(letters, _letters(where[k : k + len(name) + budget])) <= budget
+        for k in (m.start() for m in re.finditer(name[0], where))
+    )
+
+
+def _letters(text: str) -> str:
+    return unicodedata.normalize("NFD", text)
+
+
+def _prefix_distance(word: str, text: str) -> int:
+    """The fewest edits (insert, delete, replace) that make ``word`` a prefix of ``text``."""
+    row = list(range(len(text) + 1))
+    for a in word:
+        previous, row[0] = row[0], row[0] + 1
+        for j, b in enumerate(text, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (a != b))
+    return min(row)
 
 
 def lacks_kind(q: Question, allowed: list[Candidate]) -> bool:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from ..keywords import Morpheme, analyze_tokens
-from .question import MAGNITUDES, MONEY, NUMERALS, is_number_token, unit_after
+from .question import MAGNITUDES, MONEY, NUMERALS, is_about, is_number_token, unit_after
 
 NOUNISH = ("NNG", "NNP", "NNB", "NR", "NP", "SN", "W_SERIAL", "SL", "SH", "XPN", "XSN", "XR")
 JOINERS = {"·", "-", "~", "%", "–", "/", "&", "."}
@@ -333,13 +333,15 @@ def to_unit(p: Phrase, sentence: str, tokens) -> Phrase:
 
 
 def _continues_number(t) -> bool:
-    """More of a number: digits, a joiner of a range ("40~50"), a magnitude ("300만")."""
+    """More of a number: digits, a joiner of a range ("40~50"), a magnitude ("300만"), the 여 of
+    an approximate one ("30여")."""
     magnitude = t.form in MAGNITUDES and t.tag != "NNB"
-    return _is_number(t) or (t.form in JOINERS and t.form != "%") or magnitude
+    return _is_number(t) or (t.form in JOINERS and t.form != "%") or magnitude or is_about(t)
 
 
 def _is_number(t) -> bool:
-    return is_number_token(t) or (t.tag == "MM" and t.form in NUMERALS)
+    """Digits, or a native Korean numeral: "두 명" (Kiwi: a determiner), "아홉 등급" (a numeral)."""
+    return is_number_token(t) or (t.tag in ("MM", "NR") and t.form in NUMERALS)
 
 
 def _given(number: str, question: str) -> bool:

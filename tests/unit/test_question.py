@@ -46,6 +46,10 @@ from rag.retrieve import Passage
         ("In which hotel was the supply chain MOU signed?", "place", ""),
         ("What does the abbreviation SCWG stand for?", "acronym", ""),
         ("How old is Commerce Secretary Raimondo?", "number", "살"),
+        ("성능 설정을 기본으로 몇으로 해놓았나?", "number", ""),  # a particle is no unit
+        ("그 구조와 빅뱅 사이의 시간은 몇 년인가?", "number", "년"),  # a span of years
+        ("공사 기간은 몇 년인가?", "number", "년"),
+        ("개장 시간은 몇 시인가?", "date", "시"),  # the hour of a time
     ],
 )
 def test_the_kind_of_answer_a_question_wants(question, wants, unit):
@@ -62,6 +66,9 @@ def test_the_kind_of_answer_a_question_wants(question, wants, unit):
         ("2조 달러 규모의 투자", "달러"),
         ("1만 명이 모였다.", "명"),
         ("35만 개의 일자리", "개"),
+        ("시민 30여 명이 모였다.", "명"),  # 여: more than, not the unit
+        ("100여 개국이 참가했다.", "개"),
+        ("3천여 명이 모였다.", "명"),
     ],
 )
 def test_a_magnitude_word_is_a_unit_only_when_it_counts(sentence, unit):
@@ -248,6 +255,25 @@ def test_names_no_passage_mentions(question, absent):
     assert absent_names(analyse(question), [_passage(ROUNDTABLE)]) == absent
 
 
+OLYMPICS = "1992년 바르셀로나 올림픽에서는 도널드 트럼프가 조지 거슈윈의 곡을 들었다."
+
+
+@pytest.mark.parametrize(
+    "question, absent",
+    [
+        ("바르세롤나 올림픽에서 우승한 선수는?", []),  # two letters off in five syllables
+        ("도날드 트럼프는 무엇을 들었나?", []),  # one letter off in three
+        ("조지 거쉬윈의 대표곡은?", []),
+        ("바르샤바 올림픽에서 우승한 선수는?", ["바르샤바"]),  # another city
+        ("도미닉 트럼프는 무엇을 들었나?", ["도미닉"]),  # another person
+    ],
+)
+def test_a_name_spelt_another_way_is_held(question, absent):
+    """Foreign names are transliterated more than one way and questions misspell them: a name of
+    three or more syllables is held within a letter's edit per three syllables, not further."""
+    assert absent_names(analyse(question), [_passage(OLYMPICS)]) == absent
+
+
 @pytest.mark.parametrize(
     "question, text, absent",
     [
@@ -311,6 +337,9 @@ def test_a_fact_is_found_across_the_short_answers_bold_marks():
         ("성당은 몇 세기에 지어졌나?", "성당은 12-13년에 걸쳐 지어졌다.", False),
         ("아파트는 몇 개의 단지로 이루어져 있나?", "아파트는 1단지에서 7단지까지 지어졌다.", True),
         ("아파트는 몇 개의 단지로 이루어져 있나?", "아파트는 1981년에 지어졌다.", False),
+        ("집회에 몇 명이 모였나?", "집회에는 시민 700여명이 모였다.", True),  # about 700
+        ("천사는 몇 등급으로 나뉘는가?", "천사의 아홉 등급이 있다.", True),  # a native numeral
+        ("천사는 몇 등급으로 나뉘는가?", "천사의 등급은 복잡하다.", False),
     ],
 )
 def test_a_number_of_the_asked_unit_is_found_however_it_is_written(question, sentence, fitting):
@@ -380,6 +409,7 @@ def test_an_english_questions_content_words_and_the_passages_morphemes():
         ("세 번째 경기에서 이겼다.", "세 번째 경기", "세 번째"),
         ("600만 관객을 모았다.", "600만 관객", "600만 관객"),  # the counted noun is the unit
         ("19-20세기 철학이다.", "19-20세기", "19-20세기"),  # nothing after the unit
+        ("시민 30여 명 정도가 모였다.", "30여 명 정도", "30여 명"),  # 여 is part of the number
     ],
 )
 def test_a_number_phrase_is_cut_after_its_unit(sentence, phrase, cut):
