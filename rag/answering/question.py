@@ -9,10 +9,11 @@ constraints an answer must meet.
 ``name`` (some named thing), ``reason``, ``description``, ``yesno``. ``unit`` is the counter a
 number must carry ("곳", "%", "조 원"), ``counted`` the noun a "몇 개의 X" question counts (an
 answer may count it directly: "7단지"); ``attribute`` the property asked for when the question
-names one (나이, 예산, 장소 …). ``entities`` are the question's proper names and Latin words,
-``numbers`` its numbers with their units (ordinals included: "제58차" is ('58', '차'), "the
-58th" ('58', 'th'), an ordinal in any of ``ORDINAL_UNITS``), ``terms``
-its content morphemes without the question words.
+names one (나이, 예산, 장소 …); ``predicates`` the verbs that say what happened ("태어나", "발족" of
+"발족하다"), light and frame verbs left out. ``entities`` are the question's proper names and
+Latin words, ``numbers`` its numbers with their units (ordinals included: "제58차" is ('58',
+'차'), "the 58th" ('58', 'th'), an ordinal in any of ``ORDINAL_UNITS``), ``terms`` its content
+morphemes without the question words.
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ class Question:
     numbers: tuple[tuple[str, str], ...]
     terms: tuple[str, ...]
     counted: str = ""
+    predicates: tuple[str, ...] = ()
 
     @property
     def units(self) -> tuple[str, ...]:
@@ -379,7 +381,31 @@ def analyse(text: str) -> Question:
     # (which Korean articles often give in Latin letters: SCM, GDP, Future Combined Forces Command).
     found = entities if language == "en" else _terms(text, tokens)
     terms = tuple(dict.fromkeys(t for t in found if t not in QUESTION_WORDS))
-    return Question(text, language, wants, unit, attribute, entities, numbers, terms, counted)
+    predicates = _predicates(tokens) if language == "ko" else ()
+    return Question(
+        text, language, wants, unit, attribute, entities, numbers, terms, counted, predicates
+    )
+
+
+# Verbs that say nothing of what happened: light and auxiliary verbs, the question's own frame
+# ("무엇이라 부르나", "어떻게 되나"), and verbs that act as postpositions ("에 따르면", "에 대한").
+LIGHT_VERBS = {
+    "하", "되", "있", "없", "이", "같", "보", "받", "주", "나", "오", "가", "말", "그렇", "어떻",
+    "많", "크", "알", "쓰", "부르", "불리", "의하", "대하", "위하", "통하", "따르", "관하", "인하",
+}  # fmt: skip
+
+
+def _predicates(tokens) -> tuple[str, ...]:
+    """The question's verbs (VV, VA) and verb nouns ("발족" before 하다/되다) but light ones: the
+    relation it asks about, which a sentence about the same people or thing but another event
+    lacks ("태어난 날짜" against a sentence of appointments)."""
+    found = [
+        t.form
+        for t, after in zip(tokens, [*tokens[1:], None])
+        if (t.tag in ("VV", "VA") and t.form not in LIGHT_VERBS)
+        or (t.tag == "NNG" and after is not None and after.tag in ("XSV", "XSA"))
+    ]
+    return tuple(dict.fromkeys(found))
 
 
 WH_TAGS = ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR", "NNP")  # Kiwi reads "누가" as a name (Luke)

@@ -5,7 +5,8 @@
    how close it is to the question (e5 cosine; the question's morphemes it and its neighbours
    share, weighted by how rare they are among the candidates), whether it says something the
    question does not (new content, a phrase of the kind asked for: a date, a number with the
-   asked unit, a name), whether it meets the question's names and numbers, and how retrieval
+   asked unit, a name), whether it meets the question's names, numbers and verbs (the relation
+   asked about: "태어난" is not met by a sentence of appointments), and how retrieval
    ranked its passage. A linear scorer, fitted listwise (softmax over each question's
    candidates), ranks them.
 2. Whether the question is answered at all is a second model, over the question as a whole:
@@ -61,6 +62,7 @@ SENTENCE_FEATURES = (
     "entities_passage",
     "entities_article",
     "numbers_sentence",
+    "predicate",
     "other_subject",
     "date_mismatch",
     "title_overlap",
@@ -390,6 +392,7 @@ class _Context:
             "entities_passage": _share(self.entities, where),
             "entities_article": _share(self.entities, self.article_names[p.source]),
             "numbers_sentence": _numbers_found(q, span.text),
+            "predicate": _share(list(q.predicates), self.forms[n]),
             "other_subject": float(
                 bool(self.entities) and _other_subject(self.tokens[n], self.asked)
             ),

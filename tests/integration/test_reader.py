@@ -13,6 +13,7 @@ from rag.answering.reader import Trees
 
 DEFENSE = "002_c2bd60a9f3b022b5.txt"
 SUPPLY = "003_6ef1ca8856d1c790.txt"
+TECHNOLOGY = "001_0fa01c33c17e67eb.txt"
 
 
 @pytest.mark.parametrize(
@@ -20,9 +21,10 @@ SUPPLY = "003_6ef1ca8856d1c790.txt"
     [
         # another verb than the one the article uses
         ("한국 국방비를 GDP 대비 몇 퍼센트로 늘리기로 했나?", "3.5%", DEFENSE),
-        # a web chat starter: the minister's name, not a sentence that names no one. (The other
-        # one, on the technology memorandum's date, still opens with the US-UK memorandum's.)
+        # the web chat's starters: the minister's name, not a sentence that names no one; the
+        # Korea-US memorandum's date, not the US-UK one's (9월 18일)
         ("한미 공급망·산업 대화 양해각서에 서명한 한국 장관은 누구인가?", "이창양", SUPPLY),
+        ("한·미 기술 번영 양해각서는 언제 체결됐나?", "2025년 10월 29일", TECHNOLOGY),
         ("미래연합군사령부 완전운용능력 검증은 언제까지 추진하나?", "2026년", DEFENSE),
     ],
 )

@@ -58,6 +58,22 @@ def test_the_kind_of_answer_a_question_wants(question, wants, unit):
 
 
 @pytest.mark.parametrize(
+    "question, predicates",
+    [
+        ("김이수가 태어난 날짜는?", ("태어나",)),
+        ("DMZ 관광청이 발족한 해는?", ("발족",)),  # a verb noun before 하다
+        ("한국은 아르테미스 약정에 몇 년에 서명했나?", ("서명",)),
+        ("블루스에서 그 음을 무엇이라고 부르나?", ()),  # the question's frame, not a relation
+        ("이 법안에 따르면 예산은 얼마인가?", ()),  # a verb acting as a postposition
+        ("양해각서는 법적 구속력이 있나?", ()),
+        ("Who signed the MOU?", ()),  # English: none
+    ],
+)
+def test_the_relation_a_question_asks_about(question, predicates):
+    assert analyse(question).predicates == predicates
+
+
+@pytest.mark.parametrize(
     "sentence, unit",
     [
         ("이는 헌법 제89조에 따라 국무회의의 심의를 거쳐야 한다.", "조"),  # 조 as a counter
