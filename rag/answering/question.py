@@ -35,13 +35,16 @@ WH_KO = {
     "어디": "place",
     "왜": "reason",
     "어떻게": "description",
+    "어떻": "description",  # Kiwi's form of 어떻게 ("어떻게 되는가": 어떻 + 게)
     "어떠": "description",
     "무엇": "name",
     "뭐": "name",
     "무슨": "name",
     "어떤": "name",
+    "어떠하": "name",  # "어떠한 정책" as Kiwi sometimes reads it: which one
     "어느": "name",
     "몇": "number",
+    "며칠": "date",  # 몇 일 in one word: which day, or how many days (``_wh_kind``)
     "얼마": "number",
     "얼마나": "number",
 }
@@ -388,10 +391,12 @@ def analyse(text: str) -> Question:
 
 
 # Verbs that say nothing of what happened: light and auxiliary verbs, the question's own frame
-# ("무엇이라 부르나", "어떻게 되나"), and verbs that act as postpositions ("에 따르면", "에 대한").
+# ("무엇이라 부르나"; question words such as 어떻 are left out too), and verbs that act as
+# postpositions ("에 따르면", "에 대한").
 LIGHT_VERBS = {
-    "하", "되", "있", "없", "이", "같", "보", "받", "주", "나", "오", "가", "말", "그렇", "어떻",
-    "많", "크", "알", "쓰", "부르", "불리", "의하", "대하", "위하", "통하", "따르", "관하", "인하",
+    "하", "되", "있", "없", "이", "같", "보", "받", "주", "나", "오", "가",
+    "말", "그렇", "많", "크", "알", "쓰", "부르", "불리",
+    "의하", "대하", "위하", "통하", "따르", "관하", "인하",
 }  # fmt: skip
 
 
@@ -402,10 +407,17 @@ def _predicates(tokens) -> tuple[str, ...]:
     found = [
         t.form
         for t, after in zip(tokens, [*tokens[1:], None])
-        if (t.tag in ("VV", "VA") and t.form not in LIGHT_VERBS)
-        or (t.tag == "NNG" and after is not None and after.tag in ("XSV", "XSA"))
+        if is_predicate(t, after) and t.form not in LIGHT_VERBS and t.form not in WH_KO
     ]
     return tuple(dict.fromkeys(found))
+
+
+def is_predicate(t, after) -> bool:
+    """A verb or adjective (irregular ones too: Kiwi's VV-R, VA-I), or a noun made one by 하다
+    ("확대" of 확대하다; ``after``: the next morpheme or None)."""
+    return t.tag.startswith(("VV", "VA")) or (
+        t.tag == "NNG" and after is not None and after.tag in ("XSV", "XSA")
+    )
 
 
 WH_TAGS = ("NP", "MAG", "MM", "NR", "NNG", "VA", "XR", "NNP")  # Kiwi reads "누가" as a name (Luke)
@@ -439,7 +451,7 @@ def _question_word(tokens) -> int | None:
     asking = (
         i
         for i, t in enumerate(tokens)
-        if t.form in WH_KO and t.tag in WH_TAGS and not _indefinite(tokens, i)
+        if t.form in WH_KO and t.tag.split("-")[0] in WH_TAGS and not _indefinite(tokens, i)
     )
     return next(asking, None)
 
@@ -482,6 +494,10 @@ def _wh_kind(tokens, at: int) -> tuple[str, str]:
     month or day counter asks for a date, unless it counts: "몇 년 동안"); 얼마나 자주 asks how
     often, 얼마나 오래 how long."""
     word, after = tokens[at].form, tokens[at + 1].form if at + 1 < len(tokens) else ""
+    if word == "며칠":
+        return ("number" if _is_count(tokens, at, at + 1) else "date"), "일"
+    if word == "어떠" and [t.tag for t in tokens[at + 1 : at + 3]] == ["XSA", "ETM"]:
+        return "name", ""  # "어떠한 정책": which one, as 어떤; "어떠한가" asks how
     if word == "몇" and after:
         unit = _unit_after(tokens, at + 1)
         dated = normal_unit(unit) in ("년", "월", "일", "시") and not _is_count(tokens, at)
@@ -506,11 +522,15 @@ def _unit_after(tokens, i: int) -> str:
     return form
 
 
-def _is_count(tokens, at: int) -> bool:
+def _is_count(tokens, at: int, past: int | None = None) -> bool:
     """ "몇 년 동안" / "몇 년 만에" / "몇 년 전" count years, as does a question about a span of
-    time ("기간은 몇 년인가", but "시간은 몇 시" asks the hour); "몇 년에" asks for a year."""
-    after = [t.form for t in tokens[at + 2 : at + 4]]
-    span = _asked_attribute(tokens, at) in DURATIONS and tokens[at + 1].form != "시"
+    time ("기간은 몇 년인가", but "시간은 몇 시" asks the hour); "몇 년에" asks for a year.
+    ``past``: the first morpheme after the question word and its counter (default: after 몇 and
+    one counter; "며칠" is both)."""
+    start = at + 2 if past is None else past
+    after = [t.form for t in tokens[start : start + 2]]
+    counter = tokens[at + 1].form if at + 1 < len(tokens) else ""
+    span = _asked_attribute(tokens, at) in DURATIONS and counter != "시"
     return bool({"동안", "만", "째", "간", "이내", "전", "후"} & set(after)) or span
 
 

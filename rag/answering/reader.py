@@ -41,6 +41,7 @@ from .question import (
     NUMERALS,
     ORDINAL_UNITS,
     Question,
+    is_predicate,
     normal_unit,
 )
 from .spans import TITLES, Phrase, fits, has_fitting, phrases, to_unit, unit_fits
@@ -392,7 +393,7 @@ class _Context:
             "entities_passage": _share(self.entities, where),
             "entities_article": _share(self.entities, self.article_names[p.source]),
             "numbers_sentence": _numbers_found(q, span.text),
-            "predicate": _share(list(q.predicates), self.forms[n]),
+            "predicate": _share(q.predicates, self.forms[n]),
             "other_subject": float(
                 bool(self.entities) and _other_subject(self.tokens[n], self.asked)
             ),
@@ -419,8 +420,10 @@ def _other_subject(tokens, asked: set[str]) -> bool:
     return False
 
 
-def _share(entities: list[str], where: str) -> float:
-    return sum(e in where for e in entities) / len(entities) if entities else 1.0
+def _share(wanted, where) -> float:
+    """The share of ``wanted`` (names, verbs) found in ``where`` (a text, or a set of forms); 1.0
+    when nothing is wanted."""
+    return sum(w in where for w in wanted) / len(wanted) if wanted else 1.0
 
 
 def _numbers_found(q: Question, text: str) -> float:
@@ -731,12 +734,7 @@ WINDOW = 2  # content words each side of a phrase that the window features read
 def _content(tokens) -> dict:
     """A sentence's content morphemes (nouns, verbs, adjectives, numbers, foreign words) and its
     predicates: verbs and adjectives, and the nouns made verbs by 하다 (확대 + 하)."""
-    predicates = [
-        t
-        for t, nxt in zip(tokens, [*tokens[1:], None])
-        if t.tag.startswith(("VV", "VA"))
-        or (t.tag == "NNG" and nxt is not None and nxt.tag in ("XSV", "XSA"))
-    ]
+    predicates = [t for t, nxt in zip(tokens, [*tokens[1:], None]) if is_predicate(t, nxt)]
     content = [t for t in tokens if t.tag.startswith(("NN", "VV", "VA", "SL", "SN", "XR"))]
     return {"content": content, "predicates": predicates}
 

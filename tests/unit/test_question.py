@@ -50,6 +50,10 @@ from rag.retrieve import Passage
         ("그 구조와 빅뱅 사이의 시간은 몇 년인가?", "number", "년"),  # a span of years
         ("공사 기간은 몇 년인가?", "number", "년"),
         ("개장 시간은 몇 시인가?", "date", "시"),  # the hour of a time
+        ("행사는 며칠에 열렸나?", "date", "일"),  # 며칠: 몇 일 in one word
+        ("그는 며칠 동안 심문을 받았는가?", "number", "일"),
+        ("시간을 모두 쓰면 게임은 어떻게 되는가?", "description", ""),  # Kiwi: 어떻 (VA-I) + 게
+        ("청은 어떠한 정책으로 정성공을 압박하였는가?", "name", ""),
     ],
 )
 def test_the_kind_of_answer_a_question_wants(question, wants, unit):
@@ -67,6 +71,8 @@ def test_the_kind_of_answer_a_question_wants(question, wants, unit):
         ("이 법안에 따르면 예산은 얼마인가?", ()),  # a verb acting as a postposition
         ("양해각서는 법적 구속력이 있나?", ()),
         ("Who signed the MOU?", ()),  # English: none
+        ("그는 어디서 걸었나?", ("걸",)),  # an irregular verb (Kiwi: VV-I)
+        ("청은 어떠한 정책으로 정성공을 압박하였는가?", ("압박",)),  # not the question word
     ],
 )
 def test_the_relation_a_question_asks_about(question, predicates):
