@@ -21,10 +21,8 @@ the unanswerable ones, wrongful abstention. Both composers answer from the same 
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from ..answering import ask
 from ..answering.ask import IndexedSentences
@@ -34,6 +32,7 @@ from ..eval.metrics import exact_match, f1, is_correct, latency, normalise, shar
 from ..eval.suites import load_suite
 from ..indexing import ingest, open_index
 from ..retrieve import search_index
+from ..scratch import scratch_dir
 from ..settings import Settings
 from . import legacy_composer
 
@@ -94,7 +93,7 @@ def _korquad_figures(questions: list[dict], answers) -> dict:
 def korquad(settings: Settings, split: str, articles: int | None = None, log=_log) -> dict:
     """The KorQuAD figures of one split, for the reader and the legacy composer."""
     selection = near_miss(split, 0.1, seed=1, articles=articles)
-    work = Path(tempfile.mkdtemp(prefix=f"rag-bench-answers-{split}-"))
+    work = scratch_dir(f"rag-bench-answers-{split}-")
     write_corpus(selection.files, work / "corpus")
     settings = replace(settings, index_dir=work / "index")
     log(
@@ -126,9 +125,7 @@ def _seed_figures(rows: list[dict], answers) -> dict:
 
 def seeds(settings: Settings, suite_name: str) -> dict:
     suite = load_suite(suite_name)
-    settings = replace(
-        settings, index_dir=Path(tempfile.mkdtemp(prefix="rag-bench-seeds-")) / "index"
-    )
+    settings = replace(settings, index_dir=scratch_dir("rag-bench-seeds-") / "index")
     ingest([suite.corpus], settings, quiet=True)
     ours, legacy, ms = _answers(settings, [r["question"] for r in suite.questions])
     return {

@@ -20,7 +20,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import date, timedelta
@@ -30,6 +29,7 @@ import numpy as np
 
 from ..chunking import split_sentences
 from ..eval.korquad import korquad_questions
+from ..scratch import scratch_dir
 from ..settings import Settings
 from .webload import rss_mb
 
@@ -114,7 +114,7 @@ def archive_ingest(settings: Settings, korquad: Path, articles: int, log) -> dic
     """The whole run; see the module's docstring."""
     from ..stores.faiss import load_generation
 
-    work = Path(tempfile.mkdtemp(prefix="rag-archive-"))
+    work = scratch_dir("rag-archive-")
     corpus, index = work / "corpus", work / "index"
     log(f"Writing {articles:,} articles …")
     chars = archive_corpus(korquad, articles, corpus)

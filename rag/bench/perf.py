@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from ..eval.korquad import korquad_questions, write_corpus
 from ..eval.metrics import latency
 from ..indexing import ingest, open_index
 from ..retrieve import search
+from ..scratch import scratch_dir
 from ..settings import Settings
 from ..stores.faiss import FaissIndex
 from . import webload
@@ -169,7 +169,7 @@ def _ingest_vs_embedding(settings: Settings, files, what: str, log):
     """Write ``files`` as a corpus, ingest it (timed), then time embedding the same texts alone:
     the distinct chunks and the answer sentences (SentenceTable). → (settings, corpus folder,
     report, figures)."""
-    work = Path(tempfile.mkdtemp(prefix="rag-perf-"))
+    work = scratch_dir("rag-perf-")
     write_corpus(files, work / "corpus")
     settings = replace(settings, index_dir=work / "index")
     embedder = get_embedder(settings)

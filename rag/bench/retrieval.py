@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from ..eval.metrics import latency
 from ..indexing import ingest, open_index
 from ..keywords import keyword_tokens
 from ..retrieve import context_window, fuse, search_index
+from ..scratch import scratch_dir
 from ..settings import Settings
 
 
@@ -93,7 +93,7 @@ def index_korquad(
     """The first ``articles`` KorQuAD articles' paragraphs (all when None), indexed with the
     project's own ingestion into a temporary folder."""
     files, questions, n_articles = korquad_questions(korquad, articles)
-    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    work = scratch_dir("rag-bench-")
     write_corpus(files, work / "corpus")
     settings = replace(settings, index_dir=work / "index")
     log(f"Indexing {len(files)} KorQuAD paragraphs …")

@@ -10,7 +10,6 @@ import contextlib
 import json
 import random
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..eval.korquad import KORQUAD_FILE, korquad_questions, write_corpus
 from ..eval.metrics import latency
 from ..indexing import ingest, migrate
 from ..retrieve import search
+from ..scratch import scratch_dir
 from ..settings import Settings
 from . import servers
 from .retrieval import by_source, retrieval_metrics
@@ -41,7 +41,7 @@ def run_stores(
     files, qs, n_articles = korquad_questions(korquad, articles)
     if questions and len(qs) > questions:
         qs = random.Random(0).sample(qs, questions)
-    work = Path(tempfile.mkdtemp(prefix="rag-bench-stores-"))
+    work = scratch_dir("rag-bench-stores-")
     write_corpus(files, work / "corpus")
     out = {
         "korquad": str(korquad),

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from ..answering import ask
 from ..errors import RagError
 from ..indexing import ingest
+from ..scratch import scratch_dir
 from ..settings import Settings
 from .metrics import QuestionResult, aggregate, misses, score_question, share
 from .suites import Suite
@@ -41,7 +40,7 @@ def run_suite(suite: Suite, settings: Settings, log=print, judge_llm: bool = Fal
 
     With ``judge_llm`` (and an LLM backend configured) an LLM also grades each answerable
     answer; it adds ``llm_judge_correct`` and nothing depends on it."""
-    index_dir = Path(tempfile.mkdtemp(prefix=f"rag-eval-{suite.name}-")) / "index"
+    index_dir = scratch_dir(f"rag-eval-{suite.name}-") / "index"
     collection = (
         f"{settings.store_collection}_eval_{re.sub(r'[^a-z0-9_]', '_', suite.name.lower())}"[:63]
     )

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import random
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput
+from ..scratch import scratch_dir
 from .korquad import near_miss, write_corpus
 
 SUITES_DIR = Path(__file__).with_name("suites")
@@ -72,7 +72,7 @@ def _korquad_suite(spec: dict, base: Path, thresholds: dict, full: bool) -> Suit
     if not full and spec.get("questions_sample"):
         count = min(spec["questions_sample"], len(questions))
         questions = random.Random(spec.get("seed", 0)).sample(questions, count)
-    corpus = Path(tempfile.mkdtemp(prefix="rag-eval-korquad-")) / "corpus"
+    corpus = scratch_dir("rag-eval-korquad-") / "corpus"
     write_corpus(selection.files, corpus)
     rows = [
         {

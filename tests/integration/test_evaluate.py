@@ -190,7 +190,17 @@ def test_missed_threshold_fails_the_run(tmp_path):
         "[thresholds]\nhit_at_5 = 1.01\n",
         encoding="utf-8",
     )
-    r = run_cli("eval", str(tmp_path / "impossible.toml"), "--report", str(tmp_path / "out"))
+    scratch = tmp_path / "scratch"  # where the run's own index goes (TMPDIR)
+    scratch.mkdir()
+    r = run_cli(
+        "eval",
+        str(tmp_path / "impossible.toml"),
+        "--report",
+        str(tmp_path / "out"),
+        env={"TMPDIR": str(scratch)},
+    )
     assert r.returncode == 1, r.stderr
     assert "FAILED impossible: hit_at_5" in r.stdout
     assert (tmp_path / "out" / "junit.xml").is_file()
+    left = [p.name for p in scratch.iterdir() if p.name.startswith("rag-")]  # not tiktoken's cache
+    assert left == []  # the suite's own index went with the process
