@@ -12,8 +12,10 @@ echo "Lint and format (ruff, configured in pyproject.toml):"
 echo "Model cache (a one-off conversion and int8 calibration on a fresh machine):"
 .venv/bin/python -c "from rag.embeddings import get_embedder; from rag.settings import load_settings; e = get_embedder(load_settings()); e.embed_passages(['준비']); e.embed_query('준비')"
 # The reader's refit (minutes on one core) runs beside the rest of the suite: two cores, two runs.
-refit_log=$(mktemp)
-.venv/bin/python -m pytest -q -m refit --basetemp "$(mktemp -d)" tests/integration/test_reader.py >"$refit_log" 2>&1 &
+scratch=$(mktemp -d)  # the refit run's log and pytest folders, removed however the run ends
+trap 'rm -rf "$scratch"' EXIT
+refit_log="$scratch/refit.log"
+.venv/bin/python -m pytest -q -m refit --basetemp "$scratch/pytest" tests/integration/test_reader.py >"$refit_log" 2>&1 &
 refit=$!
 .venv/bin/python -m pytest -q -m "not refit" "$@"
 echo "The reader's refit check (run beside the suite):"
