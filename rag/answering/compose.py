@@ -48,9 +48,8 @@ def compose(
     score(model, found)
     allowed = sorted((c for c in found if not c.conflict), key=lambda c: -c.score)
     absent = absent_names(q, passages)
-    answerable = (
-        model.answerable.probabilities([question_features(q, passages, found)])[0] if found else 0.0
-    )
+    features = [question_features(q, passages, found, absent)]
+    answerable = model.answerable.probabilities(features)[0] if found else 0.0
     threshold = (
         model.answer_threshold_cross_lingual if q.language == "en" else model.answer_threshold
     )

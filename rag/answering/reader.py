@@ -538,11 +538,14 @@ def lacks_kind(q: Question, allowed: list[Candidate]) -> bool:
     return q.wants in ("date", "number") and not any(c.features["kind_sentence"] for c in ranked)
 
 
-def question_features(q: Question, passages: list[Passage], found: list[Candidate]) -> dict:
-    """The features of the whole question for the answerability model (``found`` scored)."""
+def question_features(
+    q: Question, passages: list[Passage], found: list[Candidate], absent: list[str] | None = None
+) -> dict:
+    """The features of the whole question for the answerability model (``found`` scored;
+    ``absent``: its ``absent_names``, when the caller has them already)."""
     allowed = sorted((c for c in found if not c.conflict), key=lambda c: -c.score)
     entities = [e for e in q.entities if re.search(r"[가-힣]", e)]
-    absent = len(absent_names(q, passages))
+    absent = len(absent_names(q, passages) if absent is None else absent)
     out = {
         "entities_anywhere": 1.0 - absent / len(entities) if entities else 1.0,
         "no_entities": 0.0 if entities else 1.0,
