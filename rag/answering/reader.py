@@ -124,6 +124,13 @@ SPAN_FEATURES = (
     "verb_after_match",
     "verb_noun",
     "glosses_question",
+    "starts_name",
+    "ends_name",
+    "starts_common",
+    "ends_common",
+    "ends_title",
+    "role",
+    "asked_role",
 )
 
 
@@ -728,6 +735,39 @@ def _phrase_features(q: Question, p: Phrase, sentence: str, hits: list[int], ask
         ),
         "year_asked": float(asked["year"] and "년" in p.text),
         "day_asked": float(asked["day"] and "일" in p.text),
+        "role": float(ROLES.get(p.after, 0)),
+        "asked_role": float(ROLES.get(asked["particle"], 0)),
+        **_edges(p),
+    }
+
+
+# The role a particle gives the phrase before it, as a code the span trees split on: subject or
+# topic, object, place or time, means or direction, owner, partner, quoted name. "누가" asks for a
+# subject, "무엇을" for an object; the answer often holds the same role in its sentence, but not
+# always the same particle (가 in the question, 는 in the article).
+ROLES = {
+    **dict.fromkeys(("이", "가", "은", "는", "께서"), 1),
+    **dict.fromkeys(("을", "를"), 2),
+    **dict.fromkeys(("에", "에서", "에게"), 3),
+    **dict.fromkeys(("로", "으로"), 4),
+    "의": 5,
+    **dict.fromkeys(("와", "과"), 6),
+    **dict.fromkeys(("이라고", "라고", "라는", "이라는"), 7),
+    "이다": 8,
+}
+
+
+def _edges(p: Phrase) -> dict:
+    """What a phrase starts and ends on: a proper noun or a common one, or a title. The answer a
+    reader marks is the name, not the name with its title or the noun that places it ("노무현",
+    not "노무현 대통령"; "하치노헤", not "하치노헤 항"; "영주", not "고향 영주")."""
+    first_tag, (last, last_tag) = p.tokens[0][1], p.tokens[-1]
+    return {
+        "starts_name": float(first_tag == "NNP"),
+        "ends_name": float(last_tag in ("NNP", "SL")),
+        "starts_common": float(first_tag == "NNG"),
+        "ends_common": float(last_tag == "NNG"),
+        "ends_title": float(last in TITLES),
     }
 
 

@@ -619,3 +619,25 @@ def test_a_bracketed_gloss_of_a_question_word_is_marked_as_one():
     glosses = {p.text: f["glosses_question"] for p, f in span_candidates(q, candidate)}
     assert glosses["MOU"] == 1.0  # 양해각서(MOU): the question's own word, in English
     assert glosses["이창양"] == 0.0 and glosses["양해각서"] == 0.0
+
+
+def test_a_phrase_shows_whether_it_is_a_name_or_a_name_with_its_title():
+    # The span model learns that the answer is the name ("노무현"), not the name and its title
+    sentence = "측근비리 등으로 수사를 받던 노무현 대통령이 자살하자 의혹이 제기되어 왔다."
+    options = {p.text: f for p, f in _span_options("자살하여 숨진 대통령은 누구인가?", sentence)}
+    named, titled = options["노무현"], options["노무현 대통령"]
+    assert (named["starts_name"], named["ends_name"], named["ends_title"]) == (1.0, 1.0, 0.0)
+    assert (titled["starts_name"], titled["ends_name"], titled["ends_title"]) == (1.0, 0.0, 1.0)
+    assert titled["ends_common"] == 1.0 and options["측근비리"]["starts_common"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "question, asked",
+    [("누가 양해각서에 서명했나?", 1), ("무엇을 들고 시위했나?", 2), ("대통령은 누구인가?", 0)],
+)
+def test_a_phrase_shows_its_role_beside_the_role_the_question_asks_for(question, asked):
+    # The particle after the question word (가, 을) and after each phrase (이, 를) give a role
+    sentence = "이창양 장관이 양해각서를 체결했다."
+    options = {p.text: f for p, f in _span_options(question, sentence)}
+    assert options["이창양 장관"]["role"] == 1.0 and options["양해각서"]["role"] == 2.0
+    assert options["이창양 장관"]["asked_role"] == asked
