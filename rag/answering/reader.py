@@ -44,7 +44,16 @@ from .question import (
     is_predicate,
     normal_unit,
 )
-from .spans import TITLES, Phrase, fits, has_fitting, phrases, to_unit, unit_fits
+from .spans import (
+    TITLES,
+    Phrase,
+    fits,
+    has_fitting,
+    is_quoted,
+    phrases,
+    to_unit,
+    unit_fits,
+)
 
 MODEL_FILE = Path(__file__).with_name("model.json")
 
@@ -131,6 +140,7 @@ SPAN_FEATURES = (
     "ends_title",
     "role",
     "asked_role",
+    "quoted",
 )
 
 
@@ -737,6 +747,7 @@ def _phrase_features(q: Question, p: Phrase, sentence: str, hits: list[int], ask
         "day_asked": float(asked["day"] and "일" in p.text),
         "role": float(ROLES.get(p.after, 0)),
         "asked_role": float(ROLES.get(asked["particle"], 0)),
+        "quoted": float(is_quoted(p, sentence)),
         **_edges(p),
     }
 

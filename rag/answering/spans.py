@@ -8,7 +8,8 @@ each one can be (a date, a number with its unit, a name, an acronym).
 A phrase is a run of nouns, numbers, Latin words and their counters (with the middle dots,
 hyphens and percent signs between them), never crossing a particle, a verb or an ending; every
 shorter run inside it that starts and ends on a noun is a candidate too, so "이창양" is one as
-well as "이창양 산업통상자원부 장관".
+well as "이창양 산업통상자원부 장관". What a sentence quotes or puts in title marks is a phrase
+whole ("《우리 집에 왜 왔니》"), whatever words it holds.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def fits(p: Phrase, wants: str, units: tuple[str, ...] = ()) -> bool:
 def phrases(sentence: str, tokens=None) -> list[Phrase]:
     """Every candidate phrase of a sentence (the module docstring says which)."""
     tokens = tokens if tokens is not None else analyze_tokens([sentence])[0]
-    out: dict[tuple[int, int], Phrase] = {}
+    out: dict[tuple[int, int], Phrase] = {(p.start, p.end): p for p in _quoted(sentence, tokens)}
     for run in _runs(tokens):
         for p in _inside(sentence, tokens, run):
             out.setdefault((p.start, p.end), p)
@@ -199,6 +200,39 @@ def _words(sentence: str, tokens) -> list[Phrase]:
                 parts = tuple((t.form, t.tag) for t in inside if t.start < m.start() + len(text))
                 out.append(Phrase(text, m.start(), m.start() + len(text), parts, True, "", ""))
     return out
+
+
+OPENING_QUOTES = "'‘“\"《〈「『<"
+CLOSING_QUOTES = "'’”\"》〉」』>"
+QUOTED = re.compile(
+    rf"[{OPENING_QUOTES}]([^{OPENING_QUOTES}{CLOSING_QUOTES}]{{1,40}})[{CLOSING_QUOTES}]"
+)
+
+
+def _quoted(sentence: str, tokens) -> list[Phrase]:
+    """What a sentence quotes or puts in title marks, whole, up to 40 characters: a title or a
+    name of several words, verbs and particles included ("《우리 집에 왜 왔니》", "‘잔혹한
+    점령군’"), which no run of nouns gives."""
+    out = []
+    for m in QUOTED.finditer(sentence):
+        start, end = m.span(1)
+        inside = [t for t in tokens if start <= t.start < end]
+        if inside and sentence[start:end].strip() == sentence[start:end]:
+            before = next((t.form for t in reversed(tokens) if t.start + t.len < start), "")
+            after = next((t.form for t in tokens if t.start > end), "")  # past the mark
+            parts = tuple((t.form, t.tag) for t in inside)
+            out.append(Phrase(sentence[start:end], start, end, parts, True, after, before))
+    return out
+
+
+def is_quoted(p: Phrase, sentence: str) -> bool:
+    """Whether a phrase is all that a pair of quotes or title marks holds."""
+    return (
+        0 < p.start
+        and p.end < len(sentence)
+        and sentence[p.start - 1] in OPENING_QUOTES
+        and sentence[p.end] in CLOSING_QUOTES
+    )
 
 
 def _gap(sentence: str, a, b) -> bool:

@@ -641,3 +641,20 @@ def test_a_phrase_shows_its_role_beside_the_role_the_question_asks_for(question,
     options = {p.text: f for p, f in _span_options(question, sentence)}
     assert options["이창양 장관"]["role"] == 1.0 and options["양해각서"]["role"] == 2.0
     assert options["이창양 장관"]["asked_role"] == asked
+
+
+@pytest.mark.parametrize(
+    "sentence, quoted",
+    [
+        ("그는 영화 《우리 집에 왜 왔니》로 데뷔했다.", "우리 집에 왜 왔니"),
+        ("반군은 러시아를 '잔혹한 점령군'이라고 비난했다.", "잔혹한 점령군"),
+        ("양국은 ‘한미 공급망·산업 대화’ 양해각서를 체결했다.", "한미 공급망·산업 대화"),
+    ],
+)
+def test_what_a_sentence_quotes_is_a_candidate_whole(sentence, quoted):
+    # A title or quoted name of several words (verbs and particles included) is one phrase, marked
+    # as quoted, with the particle after its closing mark as what follows it
+    options = {p.text: (p, f) for p, f in _span_options("그것은 무엇인가?", sentence)}
+    phrase, features = options[quoted]
+    assert features["quoted"] == 1.0 and phrase.after not in "'’》"
+    assert all(f["quoted"] == 0.0 for text, (_, f) in options.items() if text != quoted)
