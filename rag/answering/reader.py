@@ -753,9 +753,11 @@ def _phrase_features(q: Question, p: Phrase, sentence: str, hits: list[int], ask
 
 
 # The role a particle gives the phrase before it, as a code the span trees split on: subject or
-# topic, object, place or time, means or direction, owner, partner, quoted name. "누가" asks for a
-# subject, "무엇을" for an object; the answer often holds the same role in its sentence, but not
-# always the same particle (가 in the question, 는 in the article).
+# topic, object, place or time, means or direction, owner, partner, quoted (Kiwi's JKQ). "누가"
+# asks for a subject, "무엇을" for an object; the answer often holds the same role in its sentence,
+# but not always the same particle (가 in the question, 는 in the article). Kiwi writes the copula
+# "이다" as the form 이 (VCP), so a phrase before it reads as a subject: the form is all a phrase
+# keeps of what follows it.
 ROLES = {
     **dict.fromkeys(("이", "가", "은", "는", "께서"), 1),
     **dict.fromkeys(("을", "를"), 2),
@@ -763,8 +765,7 @@ ROLES = {
     **dict.fromkeys(("로", "으로"), 4),
     "의": 5,
     **dict.fromkeys(("와", "과"), 6),
-    **dict.fromkeys(("이라고", "라고", "라는", "이라는"), 7),
-    "이다": 8,
+    **dict.fromkeys(("이라고", "라고"), 7),
 }
 
 
